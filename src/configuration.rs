@@ -1,0 +1,492 @@
+//! Settings read from the environment (12-factor). `dotenvy` loads `.env` first when it exists.
+//!
+//! Every problem is reported as one [`ConfigError`] that names the variable and says how to fix
+//! it, so that `main` can print a single line instead of a panic.
+
+use actix_web::cookie::Key;
+use secrecy::SecretString;
+use url::Url;
+
+/// The scopes Logto reserves; they are always requested.
+pub const RESERVED_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
+
+/// Values accepted in `LOGTO_PROMPT` (OpenID Connect Core §3.1.2.1).
+const PROMPT_VALUES: [&str; 4] = ["consent", "login", "none", "select_account"];
+
+/// Everything the app needs to start.
+#[derive(Debug)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub logto: LogtoSettings,
+    pub session: SessionSettings,
+}
+
+/// Where the app listens and how the outside world reaches it.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// The public origin (`BASE_URL`). Redirect URIs are built from it, never from `Host`.
+    pub base_url: Url,
+}
+
+/// The Logto application this app signs in with.
+#[derive(Debug, Clone)]
+pub struct LogtoSettings {
+    /// Logto's endpoint without `/oidc`, for example `http://localhost:3001`.
+    pub endpoint: Url,
+    pub app_id: String,
+    pub app_secret: SecretString,
+    /// Reserved scopes first, then `LOGTO_SCOPES`, without duplicates.
+    pub scopes: Vec<String>,
+    /// The `prompt` parameter; `None` when `LOGTO_PROMPT` is empty.
+    pub prompt: Option<String>,
+}
+
+/// Where sessions live and the key that protects their cookie.
+pub struct SessionSettings {
+    pub store: SessionStoreKind,
+    pub secret: SessionSecret,
+}
+
+impl std::fmt::Debug for SessionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSettings")
+            .field("store", &self.store)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The session store chosen by `SESSION_STORE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    /// Encrypted cookie; needs nothing else but is limited to about 4 KB.
+    Cookie,
+    /// Redis, keyed by a random session id kept in the cookie.
+    Redis { url: String },
+}
+
+/// The key that signs and encrypts the session cookie.
+pub enum SessionSecret {
+    /// From `SESSION_SECRET`: sessions survive restarts and work across instances.
+    Configured(Key),
+    /// Generated at start-up because `SESSION_SECRET` is unset: sessions end with the process.
+    Generated(Key),
+}
+
+impl SessionSecret {
+    /// The key, wherever it came from.
+    pub fn key(&self) -> &Key {
+        match self {
+            Self::Configured(key) | Self::Generated(key) => key,
+        }
+    }
+}
+
+/// A configuration problem, worded for the person starting the app.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable} {problem}. {fix}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+    pub fix: &'static str,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>, fix: &'static str) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+            fix,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, which returns a variable's value when it is set.
+    /// Tests pass a map here instead of touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // An empty value counts as unset, as it does in most .env tooling.
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let server = ServerSettings {
+            host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
+            port: parse_port(get("PORT"))?,
+            base_url: parse_base_url(get("BASE_URL"))?,
+        };
+        let logto = LogtoSettings {
+            endpoint: parse_logto_endpoint(get("LOGTO_ENDPOINT"))?,
+            app_id: required(
+                "LOGTO_APP_ID",
+                get("LOGTO_APP_ID"),
+                "Copy the App ID of your Traditional web app from the Logto Console into .env",
+            )?,
+            app_secret: SecretString::from(required(
+                "LOGTO_APP_SECRET",
+                get("LOGTO_APP_SECRET"),
+                "Copy the App secret of your Traditional web app from the Logto Console into .env",
+            )?),
+            scopes: scopes(get("LOGTO_SCOPES")),
+            prompt: parse_prompt(lookup("LOGTO_PROMPT"))?,
+        };
+        let session = SessionSettings {
+            store: parse_session_store(get("SESSION_STORE"), get("REDIS_URL"))?,
+            secret: parse_session_secret(get("SESSION_SECRET"))?,
+        };
+        Ok(Self {
+            server,
+            logto,
+            session,
+        })
+    }
+}
+
+impl ServerSettings {
+    /// `BASE_URL/callback`, the redirect URI registered in Logto.
+    pub fn redirect_uri(&self) -> Url {
+        let mut uri = self.base_url.clone();
+        uri.set_path("/callback");
+        uri
+    }
+
+    /// `BASE_URL/`, the post sign-out redirect URI registered in Logto.
+    pub fn post_sign_out_redirect_uri(&self) -> Url {
+        self.base_url.clone()
+    }
+
+    /// Whether cookies must be `Secure`: browsers drop them on plain-http origins.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+}
+
+fn required(
+    variable: &'static str,
+    value: Option<String>,
+    fix: &'static str,
+) -> Result<String, ConfigError> {
+    value.ok_or_else(|| ConfigError::new(variable, "is not set", fix))
+}
+
+fn parse_port(value: Option<String>) -> Result<u16, ConfigError> {
+    let Some(value) = value else { return Ok(3000) };
+    value.trim().parse().map_err(|_| {
+        ConfigError::new(
+            "PORT",
+            format!("is {value:?}, which is not a port number"),
+            "Use a number from 0 to 65535, for example PORT=3000",
+        )
+    })
+}
+
+fn parse_http_url(
+    variable: &'static str,
+    value: &str,
+    fix: &'static str,
+) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim())
+        .map_err(|error| ConfigError::new(variable, format!("is not a URL ({error})"), fix))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(
+            variable,
+            format!("is {value:?}, which is not an http(s) URL"),
+            fix,
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            variable,
+            "must not have a query string or fragment",
+            fix,
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_base_url(value: Option<String>) -> Result<Url, ConfigError> {
+    const FIX: &str =
+        "Set it to the public origin of this app, for example BASE_URL=http://localhost:3000";
+    let Some(value) = value else {
+        return Ok(Url::parse("http://localhost:3000/").expect("a valid literal URL"));
+    };
+    let url = parse_http_url("BASE_URL", &value, FIX)?;
+    if url.path() != "/" {
+        return Err(ConfigError::new(
+            "BASE_URL",
+            format!("has the path {:?}, but it must be an origin", url.path()),
+            FIX,
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_logto_endpoint(value: Option<String>) -> Result<Url, ConfigError> {
+    const FIX: &str = "Set it to your Logto endpoint without /oidc, for example LOGTO_ENDPOINT=http://localhost:3001";
+    let value = required("LOGTO_ENDPOINT", value, FIX)?;
+    let mut url = parse_http_url("LOGTO_ENDPOINT", &value, FIX)?;
+    let path = url.path().trim_end_matches('/').to_owned();
+    if path.ends_with("/oidc") {
+        return Err(ConfigError::new(
+            "LOGTO_ENDPOINT",
+            "ends with /oidc, which the app adds itself",
+            FIX,
+        ));
+    }
+    // A trailing slash keeps `Url::join` from dropping the last path segment.
+    url.set_path(&format!("{path}/"));
+    Ok(url)
+}
+
+fn scopes(extra: Option<String>) -> Vec<String> {
+    let mut scopes: Vec<String> = RESERVED_SCOPES.iter().map(|&s| s.to_owned()).collect();
+    for scope in extra.iter().flat_map(|value| value.split_whitespace()) {
+        if !scopes.iter().any(|known| known == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    scopes
+}
+
+/// Unset means `consent` (Logto issues a refresh token only with it); empty means no prompt.
+fn parse_prompt(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Some("consent".to_owned()));
+    };
+    let values: Vec<&str> = value.split_whitespace().collect();
+    if values.is_empty() {
+        return Ok(None);
+    }
+    if let Some(unknown) = values.iter().find(|v| !PROMPT_VALUES.contains(v)) {
+        return Err(ConfigError::new(
+            "LOGTO_PROMPT",
+            format!("contains {unknown:?}"),
+            "Use space-separated values from consent, login, none and select_account, or leave it empty",
+        ));
+    }
+    Ok(Some(values.join(" ")))
+}
+
+fn parse_session_store(
+    store: Option<String>,
+    redis_url: Option<String>,
+) -> Result<SessionStoreKind, ConfigError> {
+    match store.as_deref().map(str::trim) {
+        None | Some("cookie") => Ok(SessionStoreKind::Cookie),
+        Some("redis") => {
+            let url = redis_url.unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+            let scheme_ok = Url::parse(url.trim())
+                .is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix"));
+            if !scheme_ok {
+                return Err(ConfigError::new(
+                    "REDIS_URL",
+                    format!("is {url:?}, which is not a Redis URL"),
+                    "Use a URL like redis://127.0.0.1:6379 (or rediss:// for TLS)",
+                ));
+            }
+            Ok(SessionStoreKind::Redis {
+                url: url.trim().to_owned(),
+            })
+        }
+        Some(other) => Err(ConfigError::new(
+            "SESSION_STORE",
+            format!("is {other:?}"),
+            "Use SESSION_STORE=cookie (the default) or SESSION_STORE=redis",
+        )),
+    }
+}
+
+fn parse_session_secret(value: Option<String>) -> Result<SessionSecret, ConfigError> {
+    let Some(value) = value else {
+        return Ok(SessionSecret::Generated(Key::generate()));
+    };
+    Key::try_from(value.as_bytes())
+        .map(SessionSecret::Configured)
+        .map_err(|_| {
+            ConfigError::new(
+                "SESSION_SECRET",
+                format!("is {} bytes long, but it needs at least 64", value.len()),
+                "Generate one with `openssl rand -hex 64`, or unset it to use a random key that lasts until the next restart",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET_64: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut env: HashMap<String, String> = [
+            ("LOGTO_ENDPOINT", "http://localhost:3001"),
+            ("LOGTO_APP_ID", "bookstore"),
+            ("LOGTO_APP_SECRET", "s3cret"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (key, value) in vars {
+            env.insert(key.to_string(), value.to_string());
+        }
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    fn error_for(vars: &[(&str, &str)]) -> ConfigError {
+        settings(vars).expect_err("settings should be rejected")
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let settings = settings(&[]).unwrap();
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.server.port, 3000);
+        assert_eq!(settings.server.base_url.as_str(), "http://localhost:3000/");
+        assert_eq!(
+            settings.logto.scopes,
+            ["openid", "offline_access", "profile"]
+        );
+        assert_eq!(settings.logto.prompt.as_deref(), Some("consent"));
+        assert_eq!(settings.session.store, SessionStoreKind::Cookie);
+        assert!(matches!(
+            settings.session.secret,
+            SessionSecret::Generated(_)
+        ));
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for variable in ["LOGTO_ENDPOINT", "LOGTO_APP_ID", "LOGTO_APP_SECRET"] {
+            let error = error_for(&[(variable, "")]);
+            assert_eq!(error.variable, variable);
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("{variable} is not set."))
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_uris_are_built_from_base_url() {
+        let settings = settings(&[("BASE_URL", "https://books.example.com")]).unwrap();
+        assert_eq!(
+            settings.server.redirect_uri().as_str(),
+            "https://books.example.com/callback"
+        );
+        assert_eq!(
+            settings.server.post_sign_out_redirect_uri().as_str(),
+            "https://books.example.com/"
+        );
+        assert!(settings.server.is_https());
+    }
+
+    #[test]
+    fn base_url_must_be_an_http_origin() {
+        for bad in [
+            "localhost:3000",
+            "ftp://example.com",
+            "http://example.com/app",
+            "http://example.com/?x=1",
+        ] {
+            assert_eq!(
+                error_for(&[("BASE_URL", bad)]).variable,
+                "BASE_URL",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn logto_endpoint_keeps_its_path_and_rejects_a_trailing_oidc() {
+        let settings = settings(&[("LOGTO_ENDPOINT", "https://auth.example.com/tenant")]).unwrap();
+        assert_eq!(
+            settings.logto.endpoint.as_str(),
+            "https://auth.example.com/tenant/"
+        );
+        let error = error_for(&[("LOGTO_ENDPOINT", "http://localhost:3001/oidc/")]);
+        assert_eq!(error.variable, "LOGTO_ENDPOINT");
+        assert!(error.problem.contains("/oidc"));
+    }
+
+    #[test]
+    fn extra_scopes_follow_the_reserved_ones_without_duplicates() {
+        let settings = settings(&[("LOGTO_SCOPES", "email  profile roles email")]).unwrap();
+        assert_eq!(
+            settings.logto.scopes,
+            ["openid", "offline_access", "profile", "email", "roles"]
+        );
+    }
+
+    #[test]
+    fn prompt_can_be_changed_or_left_out() {
+        let login = settings(&[("LOGTO_PROMPT", "login consent")]).unwrap();
+        assert_eq!(login.logto.prompt.as_deref(), Some("login consent"));
+        let none = settings(&[("LOGTO_PROMPT", "")]).unwrap();
+        assert_eq!(none.logto.prompt, None);
+        assert_eq!(
+            error_for(&[("LOGTO_PROMPT", "always")]).variable,
+            "LOGTO_PROMPT"
+        );
+    }
+
+    #[test]
+    fn port_must_be_a_number() {
+        assert_eq!(settings(&[("PORT", "8080")]).unwrap().server.port, 8080);
+        assert_eq!(error_for(&[("PORT", "http")]).variable, "PORT");
+        assert_eq!(error_for(&[("PORT", "70000")]).variable, "PORT");
+    }
+
+    #[test]
+    fn redis_store_defaults_to_local_redis() {
+        let settings = settings(&[("SESSION_STORE", "redis")]).unwrap();
+        assert_eq!(
+            settings.session.store,
+            SessionStoreKind::Redis {
+                url: "redis://127.0.0.1:6379".to_owned()
+            }
+        );
+        let error = error_for(&[("SESSION_STORE", "redis"), ("REDIS_URL", "localhost:6379")]);
+        assert_eq!(error.variable, "REDIS_URL");
+        assert_eq!(
+            error_for(&[("SESSION_STORE", "memcached")]).variable,
+            "SESSION_STORE"
+        );
+    }
+
+    #[test]
+    fn session_secret_needs_64_bytes() {
+        let configured = settings(&[("SESSION_SECRET", SECRET_64)]).unwrap();
+        assert!(matches!(
+            configured.session.secret,
+            SessionSecret::Configured(_)
+        ));
+        let error = error_for(&[("SESSION_SECRET", "too-short")]);
+        assert_eq!(error.variable, "SESSION_SECRET");
+        assert!(error.problem.contains("9 bytes"));
+    }
+
+    #[test]
+    fn the_same_secret_gives_the_same_key() {
+        let first = settings(&[("SESSION_SECRET", SECRET_64)]).unwrap();
+        let second = settings(&[("SESSION_SECRET", SECRET_64)]).unwrap();
+        assert_eq!(
+            first.session.secret.key().master(),
+            second.session.secret.key().master()
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let settings = settings(&[("SESSION_SECRET", SECRET_64)]).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("s3cret"));
+        assert!(!debug.contains(SECRET_64));
+    }
+}

@@ -1,0 +1,14 @@
+//! The Logto Bookstore: sign users in to a server-rendered actix-web app with Logto.
+//!
+//! - [`logto`]: the OpenID Connect client, free of actix types.
+//! - [`routes`]: `/`, `/sign-in`, `/callback` and `/sign-out`, one file each.
+//! - [`session`]: the typed session on top of actix-session (cookie or Redis).
+//! - [`configuration`] and [`startup`]: settings from the environment, and the server.
+
+pub mod configuration;
+pub mod error;
+pub mod logto;
+pub mod routes;
+pub mod session;
+pub mod startup;
+pub mod templates;

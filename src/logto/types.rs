@@ -1,0 +1,190 @@
+//! The values that travel between the app and the Logto client.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::id_token::IdTokenClaims;
+
+/// A started sign-in: where to send the browser, and what to remember until the callback.
+#[derive(Debug)]
+pub struct SignInStart {
+    pub url: Url,
+    pub pending: PendingSignIn,
+}
+
+/// The secrets of one sign-in attempt, kept server-side (in the session) until its callback.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    /// The `state` sent to Logto; the callback must bring it back.
+    pub state: String,
+    /// The PKCE verifier whose S256 challenge was sent.
+    pub code_verifier: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// Unix seconds.
+    pub started_at: i64,
+}
+
+impl PendingSignIn {
+    /// Whether the attempt is older than `lifetime` at `now` (Unix seconds).
+    pub fn is_expired(&self, lifetime: Duration, now: i64) -> bool {
+        let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+        now.saturating_sub(self.started_at) > lifetime
+    }
+}
+
+impl std::fmt::Debug for PendingSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSignIn")
+            .field("started_at", &self.started_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The query string Logto appends to the redirect URI. Every field is optional so that a
+/// malformed callback is reported by the client, not by the web framework.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// RFC 9207 issuer identification.
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// A finished sign-in: verified claims and the tokens to keep.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub claims: IdTokenClaims,
+    pub tokens: TokenSet,
+}
+
+/// The tokens of a signed-in user.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    /// Kept for `id_token_hint` at sign-out.
+    pub id_token: String,
+    /// Opaque without an API resource; good for `/oidc/me`.
+    pub access_token: String,
+    /// Unix seconds.
+    pub access_token_expires_at: Option<i64>,
+    /// Present when `offline_access` was granted.
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the user is, from the verified ID token. Profile claims may be absent or `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserProfile {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Logto's session id, for back-channel logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl UserProfile {
+    /// The name to greet the user by: name, else username, else the subject id.
+    pub fn display_name(&self) -> &str {
+        [&self.name, &self.username]
+            .into_iter()
+            .flatten()
+            .map(|value| value.trim())
+            .find(|value| !value.is_empty())
+            .unwrap_or(&self.sub)
+    }
+}
+
+impl From<&IdTokenClaims> for UserProfile {
+    fn from(claims: &IdTokenClaims) -> Self {
+        Self {
+            sub: claims.sub.clone(),
+            name: claims.name.clone(),
+            username: claims.username.clone(),
+            picture: claims.picture.clone(),
+            email: claims.email.clone(),
+            sid: claims.sid.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: Option<&str>, username: Option<&str>) -> UserProfile {
+        UserProfile {
+            sub: "user_1".into(),
+            name: name.map(Into::into),
+            username: username.map(Into::into),
+            picture: None,
+            email: None,
+            sid: None,
+        }
+    }
+
+    #[test]
+    fn display_name_prefers_name_then_username_then_sub() {
+        assert_eq!(
+            profile(Some("Alice"), Some("alice")).display_name(),
+            "Alice"
+        );
+        assert_eq!(profile(None, Some("alice")).display_name(), "alice");
+        assert_eq!(profile(Some("  "), None).display_name(), "user_1");
+        assert_eq!(profile(None, None).display_name(), "user_1");
+    }
+
+    #[test]
+    fn attempts_expire_after_their_lifetime() {
+        let attempt = PendingSignIn {
+            state: "s".into(),
+            code_verifier: "v".into(),
+            nonce: "n".into(),
+            started_at: 1_000,
+        };
+        let ten_minutes = Duration::from_secs(600);
+        assert!(!attempt.is_expired(ten_minutes, 1_600));
+        assert!(attempt.is_expired(ten_minutes, 1_601));
+    }
+
+    #[test]
+    fn debug_output_hides_tokens_and_attempt_secrets() {
+        let tokens = TokenSet {
+            id_token: "header.payload.signature".into(),
+            access_token: "opaque-access".into(),
+            access_token_expires_at: Some(1),
+            refresh_token: Some("opaque-refresh".into()),
+            scope: None,
+        };
+        let debug = format!("{tokens:?}");
+        assert!(!debug.contains("payload") && !debug.contains("opaque"));
+        let attempt = PendingSignIn {
+            state: "the-state".into(),
+            code_verifier: "the-verifier".into(),
+            nonce: "the-nonce".into(),
+            started_at: 0,
+        };
+        let debug = format!("{attempt:?}");
+        assert!(!debug.contains("the-"));
+    }
+}

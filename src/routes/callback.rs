@@ -1,0 +1,27 @@
+use actix_web::{HttpResponse, web};
+
+use crate::error::AppError;
+use crate::logto::{CallbackParams, LogtoClient};
+use crate::routes::see_other;
+use crate::session::{SignedInUser, UserSession};
+
+/// `GET /callback`: Logto's redirect back. Finds the attempt by `state` (consuming it, so a
+/// replayed callback fails), exchanges the code, verifies the ID token, and signs the user in
+/// under a fresh session id.
+pub async fn callback(
+    logto: web::Data<LogtoClient>,
+    session: UserSession,
+    params: web::Query<CallbackParams>,
+) -> Result<HttpResponse, AppError> {
+    let state = params.state.as_deref().ok_or(AppError::MissingState)?;
+    let attempt = session
+        .take_sign_in(state)
+        .ok_or(AppError::UnknownSignInAttempt)?;
+
+    let signed_in = logto.finish_sign_in(&attempt, &params).await?;
+    let user = SignedInUser::from(signed_in);
+    session.sign_in(&user)?;
+
+    log::info!("signed in user {}", user.profile.sub);
+    Ok(see_other("/"))
+}

@@ -1,0 +1,167 @@
+//! The session store chosen at run time, and the middleware around it.
+
+use std::time::Duration;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::{
+    CookieSessionStore, LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore,
+    UpdateError,
+};
+use actix_web::ResponseError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{Key, SameSite, time};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use deadpool_redis::{PoolConfig, Runtime, Timeouts};
+
+use crate::configuration::SessionStoreKind;
+use crate::error::AppError;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE_NAME: &str = "bookstore_session";
+
+/// How long a session lives: as long as Logto's refresh token (14 days).
+const SESSION_TTL: time::Duration = time::Duration::days(14);
+
+/// How long a request waits for Redis before the session store counts as unavailable.
+/// Without it, a Redis outage would hang requests instead of failing them.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+type SessionState = std::collections::HashMap<String, String>;
+
+/// The store behind `SESSION_STORE`: actix-session is generic over it, so this enum picks
+/// one at run time.
+#[derive(Clone)]
+pub enum SessionBackend {
+    Cookie,
+    Redis(RedisSessionStore),
+}
+
+impl SessionBackend {
+    /// Prepares the store. Redis is not contacted yet: the app starts while Redis is down
+    /// and recovers when it comes back.
+    pub async fn new(kind: &SessionStoreKind) -> Result<Self, String> {
+        match kind {
+            SessionStoreKind::Cookie => Ok(Self::Cookie),
+            SessionStoreKind::Redis { url } => {
+                let mut config = deadpool_redis::Config::from_url(url);
+                let mut pool = PoolConfig::new(16);
+                pool.timeouts = Timeouts {
+                    wait: Some(REDIS_TIMEOUT),
+                    create: Some(REDIS_TIMEOUT),
+                    recycle: Some(REDIS_TIMEOUT),
+                };
+                config.pool = Some(pool);
+                let pool = config
+                    .create_pool(Some(Runtime::Tokio1))
+                    .map_err(|error| error.to_string())?;
+                let store = RedisSessionStore::builder_pooled(pool)
+                    .cache_keygen(|key| format!("bookstore:session:{key}"))
+                    .build()
+                    .await
+                    .map_err(|error| error.to_string())?;
+                Ok(Self::Redis(store))
+            }
+        }
+    }
+}
+
+/// The store actix-session talks to; each worker gets its own (the Redis pool is shared).
+pub enum WorkerStore {
+    Cookie(CookieSessionStore),
+    Redis(RedisSessionStore),
+}
+
+impl SessionStore for WorkerStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
+        match self {
+            Self::Cookie(store) => store.load(key).await,
+            Self::Redis(store) => store.load(key).await,
+        }
+    }
+
+    async fn save(
+        &self,
+        state: SessionState,
+        ttl: &time::Duration,
+    ) -> Result<SessionKey, SaveError> {
+        match self {
+            Self::Cookie(store) => store.save(state, ttl).await,
+            Self::Redis(store) => store.save(state, ttl).await,
+        }
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: SessionState,
+        ttl: &time::Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        match self {
+            Self::Cookie(store) => store.update(key, state, ttl).await,
+            Self::Redis(store) => store.update(key, state, ttl).await,
+        }
+    }
+
+    async fn update_ttl(
+        &self,
+        key: &SessionKey,
+        ttl: &time::Duration,
+    ) -> Result<(), anyhow::Error> {
+        match self {
+            Self::Cookie(store) => store.update_ttl(key, ttl).await,
+            Self::Redis(store) => store.update_ttl(key, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        match self {
+            Self::Cookie(store) => store.delete(key).await,
+            Self::Redis(store) => store.delete(key).await,
+        }
+    }
+}
+
+/// The session middleware: an encrypted, HttpOnly, `SameSite=Lax` cookie (`Strict` would
+/// lose the sign-in attempt on the redirect back from Logto), `Secure` on https.
+pub fn session_middleware(
+    backend: &SessionBackend,
+    key: Key,
+    secure: bool,
+) -> SessionMiddleware<WorkerStore> {
+    let store = match backend {
+        SessionBackend::Cookie => WorkerStore::Cookie(CookieSessionStore::default()),
+        SessionBackend::Redis(store) => WorkerStore::Redis(store.clone()),
+    };
+    SessionMiddleware::builder(store, key)
+        .cookie_name(SESSION_COOKIE_NAME.to_owned())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(secure)
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(SESSION_TTL)
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
+}
+
+/// Wraps the session middleware: a store failure comes out of it as a bare error (an empty
+/// 500), which this turns into the templated 503 page.
+pub async fn render_session_store_failures(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let http_request = request.request().clone();
+    match next.call(request).await {
+        Ok(response) => Ok(response.map_into_boxed_body()),
+        Err(error) => {
+            log::error!("session store failure: {error:?}");
+            Ok(ServiceResponse::new(
+                http_request,
+                AppError::SessionStoreUnavailable.error_response(),
+            ))
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Builds the HTTP server from [`Settings`]. Tests call [`Application::build_with_listener`]
+//! with a listener on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_files::Files;
+use actix_web::dev::Server;
+use actix_web::middleware::{Logger, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
+use crate::error::AppError;
+use crate::logto::{LogtoClient, LogtoConfig, LogtoError};
+use crate::routes;
+use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend};
+
+/// One line per request, with the path but never the query string: the callback's query
+/// carries the authorization code.
+const ACCESS_LOG_FORMAT: &str = r#"%a "%m %U" %s %b %Dms"#;
+
+/// Why the app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {address}: {source}. Set HOST and PORT to a free local address")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("REDIS_URL cannot be used: {0}")]
+    Redis(String),
+    #[error(transparent)]
+    Logto(#[from] LogtoError),
+    #[error("the HTTP server could not start: {0}")]
+    Server(#[from] std::io::Error),
+}
+
+/// The running server and the port it listens on.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `HOST:PORT` and builds the server.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address, source })?;
+        Self::build_with_listener(settings, listener).await
+    }
+
+    /// Builds the server on a listener that is already bound (port 0 in tests).
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        Self::build_with_logto(settings, listener, |_| {}).await
+    }
+
+    /// Like [`build_with_listener`](Self::build_with_listener), with a chance to adjust the
+    /// Logto client's configuration (timeouts, leeway) first.
+    pub async fn build_with_logto(
+        settings: Settings,
+        listener: TcpListener,
+        adjust_logto: impl FnOnce(&mut LogtoConfig),
+    ) -> Result<Self, StartupError> {
+        let mut logto_config = logto_config(&settings);
+        adjust_logto(&mut logto_config);
+        let logto = Arc::new(LogtoClient::new(logto_config)?);
+        prefetch_in_background(Arc::clone(&logto));
+
+        if let SessionSecret::Generated(_) = settings.session.secret {
+            log::warn!(
+                "SESSION_SECRET is not set: using a random key, so sessions will not survive a restart \
+                 (generate one with `openssl rand -hex 64`)"
+            );
+        }
+        let backend = SessionBackend::new(&settings.session.store)
+            .await
+            .map_err(StartupError::Redis)?;
+        let cookie_budget = (settings.session.store == SessionStoreKind::Cookie)
+            .then(|| web::Data::new(CookieBudget::new(SESSION_COOKIE_NAME)));
+
+        let port = listener.local_addr()?.port();
+        let key = settings.session.secret.key().clone();
+        let secure_cookies = settings.server.is_https();
+        let logto = web::Data::from(logto);
+        let server = HttpServer::new(move || {
+            let mut app_data = App::new().app_data(logto.clone()).app_data(
+                web::QueryConfig::default().error_handler(|error, _request| {
+                    AppError::BadRequest(error.to_string()).into()
+                }),
+            );
+            if let Some(budget) = &cookie_budget {
+                app_data = app_data.app_data(budget.clone());
+            }
+            app_data
+                .wrap(session::session_middleware(
+                    &backend,
+                    key.clone(),
+                    secure_cookies,
+                ))
+                .wrap(from_fn(session::render_session_store_failures))
+                .wrap(Logger::new(ACCESS_LOG_FORMAT))
+                .route("/", web::get().to(routes::home))
+                .route("/sign-in", web::get().to(routes::sign_in))
+                .route("/callback", web::get().to(routes::callback))
+                .route("/sign-out", web::get().to(routes::sign_out))
+                .service(Files::new("/static", "static"))
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .run();
+
+        Ok(Self { port, server })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the server is stopped (SIGINT or SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn logto_config(settings: &Settings) -> LogtoConfig {
+    let mut config = LogtoConfig::new(
+        settings.logto.endpoint.clone(),
+        settings.logto.app_id.clone(),
+        settings.logto.app_secret.clone(),
+        settings.server.redirect_uri(),
+        settings.server.post_sign_out_redirect_uri(),
+    );
+    config.scopes = settings.logto.scopes.clone();
+    config.prompt = settings.logto.prompt.clone();
+    config
+}
+
+/// Loads discovery and keys without delaying start-up; if Logto is down, the app still serves
+/// `/` and the next sign-in retries.
+fn prefetch_in_background(logto: Arc<LogtoClient>) {
+    actix_web::rt::spawn(async move {
+        if let Err(error) = logto.prefetch().await {
+            log::warn!("Logto is not reachable yet, sign-in will retry: {error}");
+        }
+    });
+}
