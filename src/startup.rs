@@ -17,7 +17,7 @@ use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend};
 
 /// One line per request, with the path but never the query string: the callback's query
 /// carries the authorization code.
-const ACCESS_LOG_FORMAT: &str = r#"%a "%m %U" %s %b %Dms"#;
+const ACCESS_LOG_FORMAT: &str = r#"%a "%{METHOD}xi %U" %s %b %Dms"#;
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +102,10 @@ impl Application {
                     secure_cookies,
                 ))
                 .wrap(from_fn(session::render_session_store_failures))
-                .wrap(Logger::new(ACCESS_LOG_FORMAT))
+                .wrap(
+                    Logger::new(ACCESS_LOG_FORMAT)
+                        .custom_request_replace("METHOD", |request| request.method().to_string()),
+                )
                 .route("/", web::get().to(routes::home))
                 .route("/sign-in", web::get().to(routes::sign_in))
                 .route("/callback", web::get().to(routes::callback))
@@ -143,7 +146,7 @@ fn logto_config(settings: &Settings) -> LogtoConfig {
 /// Loads discovery and keys without delaying start-up; if Logto is down, the app still serves
 /// `/` and the next sign-in retries.
 fn prefetch_in_background(logto: Arc<LogtoClient>) {
-    actix_web::rt::spawn(async move {
+    tokio::spawn(async move {
         if let Err(error) = logto.prefetch().await {
             log::warn!("Logto is not reachable yet, sign-in will retry: {error}");
         }

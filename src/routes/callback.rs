@@ -18,7 +18,13 @@ pub async fn callback(
         .take_sign_in(state)
         .ok_or(AppError::UnknownSignInAttempt)?;
 
-    let signed_in = logto.finish_sign_in(&attempt, &params).await?;
+    let signed_in = match logto.finish_sign_in(&attempt, &params).await {
+        Ok(signed_in) => signed_in,
+        Err(error) => {
+            session.discard_if_empty();
+            return Err(error.into());
+        }
+    };
     let user = SignedInUser::from(signed_in);
     session.sign_in(&user)?;
 

@@ -92,17 +92,18 @@ impl UserSession {
         let mut attempts = self.pending_sign_ins();
         let index = attempts.iter().position(|attempt| attempt.state == state)?;
         let attempt = attempts.remove(index);
-        if attempts.is_empty() {
-            self.session.remove(PENDING_SIGN_INS);
-        } else if self.session.insert(PENDING_SIGN_INS, &attempts).is_err() {
-            // It was just read back from the session, so it serializes; be safe regardless.
+        if attempts.is_empty() || self.session.insert(PENDING_SIGN_INS, &attempts).is_err() {
             self.session.remove(PENDING_SIGN_INS);
         }
-        // Nothing left: end the session rather than store an empty one.
+        Some(attempt)
+    }
+
+    /// Ends the session when nothing is left in it, rather than store an empty one: a failed
+    /// callback must not leave a session behind.
+    pub fn discard_if_empty(&self) {
         if self.session.entries().is_empty() {
             self.session.purge();
         }
-        Some(attempt)
     }
 
     /// Signs the user in under a new session id (against session fixation).

@@ -8,8 +8,7 @@ use actix_session::storage::{
     CookieSessionStore, LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore,
     UpdateError,
 };
-use actix_web::ResponseError;
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::cookie::{Key, SameSite, time};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -148,20 +147,16 @@ pub fn session_middleware(
 }
 
 /// Wraps the session middleware: a store failure comes out of it as a bare error (an empty
-/// 500), which this turns into the templated 503 page.
+/// 500). This swaps it for [`AppError::SessionStoreUnavailable`], which actix renders as the
+/// templated 503 page. The cause is logged here, because the access log skips such requests.
 pub async fn render_session_store_failures(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let http_request = request.request().clone();
-    match next.call(request).await {
-        Ok(response) => Ok(response.map_into_boxed_body()),
-        Err(error) => {
-            log::error!("session store failure: {error:?}");
-            Ok(ServiceResponse::new(
-                http_request,
-                AppError::SessionStoreUnavailable.error_response(),
-            ))
-        }
-    }
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = request.method().clone();
+    let path = request.path().to_owned();
+    next.call(request).await.map_err(|error| {
+        log::error!("{method} {path}: session store failure: {error:?}");
+        AppError::SessionStoreUnavailable.into()
+    })
 }

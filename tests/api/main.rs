@@ -1,0 +1,13 @@
+//! Integration tests: the app on port 0 against an in-process Logto-shaped IdP and, for the
+//! Redis store, a real `redis-server`.
+
+mod helpers;
+mod test_idp;
+mod test_idp_selftest;
+
+mod callback;
+mod home;
+mod sessions;
+mod sign_in;
+mod sign_out;
+mod startup;

@@ -1,0 +1,889 @@
+//! An in-process OpenID Connect provider that mimics Logto's OIDC server, for integration tests.
+//!
+//! It serves discovery, JWKS, an auto-approving authorization endpoint, a token endpoint
+//! (authorization code + PKCE S256, `client_secret_basic`) and RP-initiated logout, all under
+//! `{endpoint}/oidc` like Logto. Tests can switch it into a [`Misbehaviour`] to exercise the
+//! app's rejection paths, swap the signed-in [`TestUser`], rotate the signing key and stop the
+//! server to simulate an outage.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use p384::SecretKey;
+use p384::elliptic_curve::sec1::ToEncodedPoint;
+use p384::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256, Sha384};
+use tokio::task::JoinHandle;
+use url::Url;
+
+/// How long an authorization code can be redeemed (Logto uses 60 s as well).
+const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
+/// Lifetime of ID and access tokens, in seconds.
+const TOKEN_LIFETIME_SECS: i64 = 3600;
+/// Fixed account creation time of every test user (2023-11-14), in milliseconds like Logto.
+const USER_CREATED_AT_MS: i64 = 1_700_000_000_000;
+/// `aud` used by [`Misbehaviour::WrongAudience`].
+const FOREIGN_AUDIENCE: &str = "someone-else";
+/// `iss` used by [`Misbehaviour::WrongIssuer`].
+const FOREIGN_ISSUER: &str = "https://evil.example/oidc";
+/// `nonce` used by [`Misbehaviour::WrongNonce`].
+const WRONG_NONCE: &str = "not-the-nonce";
+/// Header `kid` used by [`Misbehaviour::UnknownKid`]; never published in the JWKS.
+const UNKNOWN_KID: &str = "unknown-kid";
+
+/// What the IdP knows about the app (its one registered client).
+#[derive(Clone, Debug)]
+pub struct RegisteredClient {
+    /// The app's client id (`client_id`, and the ID token's `aud`).
+    pub client_id: String,
+    /// The app's client secret, checked with `client_secret_basic`.
+    pub client_secret: String,
+    /// The only `redirect_uri` the authorization and token endpoints accept (exact match).
+    pub redirect_uri: String,
+    /// The only `post_logout_redirect_uri` the end-session endpoint accepts (exact match).
+    pub post_logout_redirect_uri: String,
+}
+
+/// The user the IdP signs in; tests change it to vary claims (e.g. a huge claim for cookie-size tests).
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    /// Subject identifier (`sub`).
+    pub sub: String,
+    /// Full name (`name`), omitted from the ID token when `None`.
+    pub name: Option<String>,
+    /// Logto username (`username`), omitted from the ID token when `None`.
+    pub username: Option<String>,
+    /// Avatar URL (`picture`), emitted as JSON `null` when `None`, as Logto does.
+    pub picture: Option<String>,
+    /// Email (`email`, with `email_verified: true`), both omitted when `None`.
+    pub email: Option<String>,
+    /// Added to the ID token last, so they can also override the standard claims.
+    pub extra_claims: Map<String, Value>,
+}
+
+impl TestUser {
+    /// The default user: Alice, with every profile claim set.
+    pub fn alice() -> Self {
+        Self {
+            sub: "user_alice".to_owned(),
+            name: Some("Alice Liddell".to_owned()),
+            username: Some("alice".to_owned()),
+            picture: Some("https://example.com/alice.png".to_owned()),
+            email: Some("alice@example.com".to_owned()),
+            extra_claims: Map::new(),
+        }
+    }
+}
+
+/// A fault the IdP injects into the ID token or the token endpoint, until changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misbehaviour {
+    /// Behave like Logto.
+    None,
+    /// Sign with a freshly generated key, but keep the current (published) `kid`.
+    WrongSignature,
+    /// `aud` is `"someone-else"`.
+    WrongAudience,
+    /// `iss` is `"https://evil.example/oidc"`.
+    WrongIssuer,
+    /// `iat` two hours ago, `exp` one hour ago.
+    Expired,
+    /// `iat` in one hour, `exp` in two hours.
+    IssuedInTheFuture,
+    /// `nonce` is `"not-the-nonce"`.
+    WrongNonce,
+    /// No `nonce` claim, even if the authorization request had one.
+    MissingNonce,
+    /// Sign with a key that is not published, under `kid` `"unknown-kid"`.
+    UnknownKid,
+    /// Unsigned token: header `{"alg":"none","typ":"JWT"}` and an empty signature.
+    AlgNone,
+    /// HS256 with the current public key's SPKI PEM as HMAC secret (key-confusion attack).
+    Hs256SignedWithPublicKey,
+    /// `at_hash` of a different access token.
+    WrongAtHash,
+    /// The token endpoint answers 500 with an HTML body.
+    TokenEndpointError500,
+    /// The token endpoint answers 200 `application/json` with truncated JSON.
+    TokenEndpointInvalidJson,
+}
+
+/// The IdP endpoints whose requests are counted, see [`TestIdp::request_count`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `GET /oidc/.well-known/openid-configuration`
+    Discovery,
+    /// `GET /oidc/jwks`
+    Jwks,
+    /// `GET /oidc/auth`
+    Authorize,
+    /// `POST /oidc/token`
+    Token,
+    /// `GET /oidc/session/end`
+    EndSession,
+}
+
+impl Endpoint {
+    /// Number of variants, i.e. of request counters (counters are indexed by `endpoint as usize`).
+    const COUNT: usize = 5;
+}
+
+/// A running test IdP; dropping it without [`TestIdp::stop`] leaves it running until the
+/// test's runtime shuts down.
+pub struct TestIdp {
+    state: Arc<IdpState>,
+    port: u16,
+    server_handle: ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestIdp {
+    /// Starts the IdP on a random free port of 127.0.0.1.
+    pub async fn start(client: RegisteredClient) -> TestIdp {
+        Self::start_on_port(client, 0).await
+    }
+
+    /// Starts the IdP on the given port of 127.0.0.1 (e.g. to bring a stopped IdP back).
+    ///
+    /// # Panics
+    /// If the port cannot be bound or the client's URIs are not absolute URLs.
+    pub async fn start_on_port(client: RegisteredClient, port: u16) -> TestIdp {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|error| panic!("test IdP cannot bind 127.0.0.1:{port}: {error}"));
+        let port = listener
+            .local_addr()
+            .expect("bound listener has a local address")
+            .port();
+        let state = Arc::new(IdpState::new(client, format!("http://127.0.0.1:{port}")));
+
+        let app_state = web::Data::from(Arc::clone(&state));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .route(
+                    "/oidc/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
+                .route("/oidc/jwks", web::get().to(jwks))
+                .route("/oidc/auth", web::get().to(authorize))
+                .route("/oidc/token", web::post().to(token))
+                .route("/oidc/session/end", web::get().to(end_session))
+        })
+        .workers(1)
+        // Bounds `stop` should a client leave a request hanging; ours answer instantly.
+        .shutdown_timeout(5)
+        // A test server must not install process-wide signal handlers.
+        .disable_signals()
+        .listen(listener)
+        .expect("actix-web accepts the bound listener")
+        .run();
+
+        TestIdp {
+            state,
+            port,
+            server_handle: server.handle(),
+            server_task: tokio::spawn(server),
+        }
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT`: what the app gets as `LOGTO_ENDPOINT` (no `/oidc`).
+    pub fn endpoint(&self) -> String {
+        self.state.endpoint.clone()
+    }
+
+    /// The issuer, `{endpoint}/oidc`, as Logto names it.
+    pub fn issuer(&self) -> String {
+        self.state.issuer.clone()
+    }
+
+    /// The port the IdP listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Makes every following token response misbehave as described, until changed again.
+    pub fn set_misbehaviour(&self, misbehaviour: Misbehaviour) {
+        self.state.lock().misbehaviour = misbehaviour;
+    }
+
+    /// Signs in `user` from the next authorization request on.
+    pub fn set_user(&self, user: TestUser) {
+        self.state.lock().user = user;
+    }
+
+    /// How many requests `endpoint` has received, valid or not.
+    pub fn request_count(&self, endpoint: Endpoint) -> usize {
+        self.state.request_counts[endpoint as usize].load(Ordering::SeqCst)
+    }
+
+    /// Query pairs of the last `/oidc/session/end` request, in order.
+    pub fn last_end_session_query(&self) -> Option<Vec<(String, String)>> {
+        self.state.lock().last_end_session_query.clone()
+    }
+
+    /// Query pairs of the last `/oidc/auth` request, in order.
+    pub fn last_authorize_query(&self) -> Option<Vec<(String, String)>> {
+        self.state.lock().last_authorize_query.clone()
+    }
+
+    /// Signs new tokens with a new P-384 key under a new `kid`; the JWKS keeps serving the old
+    /// keys too, like Logto during a key rotation.
+    pub fn rotate_signing_key(&self) {
+        self.state.lock().signing_keys.push(SigningKey::generate());
+    }
+
+    /// Stops the server and waits until the port is free again (simulates the IdP going down).
+    /// Takes about a second when clients hold keep-alive connections.
+    pub async fn stop(self) {
+        // Graceful, because only that waits for the worker to close idle keep-alive connections;
+        // otherwise a client could still reuse one and see a half-dead IdP.
+        self.server_handle.stop(true).await;
+        self.server_task
+            .await
+            .expect("test IdP server task panicked")
+            .expect("test IdP server failed");
+    }
+}
+
+/// State shared by the [`TestIdp`] handle and the request handlers.
+struct IdpState {
+    client: RegisteredClient,
+    /// Parsed copy of `client.redirect_uri`, to build redirects from.
+    redirect_uri: Url,
+    /// Parsed copy of `client.post_logout_redirect_uri`, to build redirects from.
+    post_logout_redirect_uri: Url,
+    endpoint: String,
+    issuer: String,
+    /// Indexed by `Endpoint as usize`.
+    request_counts: [AtomicUsize; Endpoint::COUNT],
+    mutable: Mutex<MutableState>,
+}
+
+/// The part of [`IdpState`] that tests and requests change.
+struct MutableState {
+    misbehaviour: Misbehaviour,
+    user: TestUser,
+    /// Oldest first; the last one signs new tokens, all are published.
+    signing_keys: Vec<SigningKey>,
+    /// Unredeemed authorization codes.
+    grants: HashMap<String, AuthorizationGrant>,
+    last_authorize_query: Option<Vec<(String, String)>>,
+    last_end_session_query: Option<Vec<(String, String)>>,
+}
+
+/// What an authorization code stands for, captured when the user "signed in".
+struct AuthorizationGrant {
+    issued_at: Instant,
+    /// Unix seconds of the sign-in, for `auth_time`.
+    auth_time: i64,
+    /// Session id, random per sign-in.
+    sid: String,
+    nonce: Option<String>,
+    code_challenge: String,
+    scope: String,
+    /// Snapshot, so that `set_user` between authorize and token does not leak into this grant.
+    user: TestUser,
+}
+
+/// A P-384 signing key and the `kid` under which its public half is published.
+#[derive(Clone)]
+struct SigningKey {
+    kid: String,
+    secret: SecretKey,
+}
+
+/// Successful token endpoint response body.
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: String,
+    id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+impl IdpState {
+    fn new(client: RegisteredClient, endpoint: String) -> Self {
+        let parse = |uri: &str| {
+            Url::parse(uri).unwrap_or_else(|error| {
+                panic!("registered client URI {uri:?} is not an absolute URL: {error}")
+            })
+        };
+        Self {
+            redirect_uri: parse(&client.redirect_uri),
+            post_logout_redirect_uri: parse(&client.post_logout_redirect_uri),
+            client,
+            issuer: format!("{endpoint}/oidc"),
+            endpoint,
+            request_counts: Default::default(),
+            mutable: Mutex::new(MutableState {
+                misbehaviour: Misbehaviour::None,
+                user: TestUser::alice(),
+                signing_keys: vec![SigningKey::generate()],
+                grants: HashMap::new(),
+                last_authorize_query: None,
+                last_end_session_query: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MutableState> {
+        self.mutable.lock().expect("test IdP state lock poisoned")
+    }
+
+    fn count(&self, endpoint: Endpoint) {
+        self.request_counts[endpoint as usize].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Checks `client_secret_basic` credentials against the registered client.
+    fn authenticates_client(&self, request: &HttpRequest) -> bool {
+        basic_credentials(request).is_some_and(|(id, secret)| {
+            id == self.client.client_id && secret == self.client.client_secret
+        })
+    }
+
+    /// The signed ID token for a redeemed grant, with the current misbehaviour applied.
+    fn issue_id_token(&self, grant: &AuthorizationGrant, access_token: &str) -> String {
+        let (misbehaviour, current_key) = {
+            let shared = self.lock();
+            let current_key = shared.signing_keys.last().expect("there is always a key");
+            (shared.misbehaviour, current_key.clone())
+        };
+        let claims = self.id_token_claims(grant, access_token, misbehaviour);
+        sign_id_token(&claims, &current_key, misbehaviour)
+    }
+
+    fn id_token_claims(
+        &self,
+        grant: &AuthorizationGrant,
+        access_token: &str,
+        misbehaviour: Misbehaviour,
+    ) -> Map<String, Value> {
+        let now = unix_now();
+        let (issued_at, expires_at) = match misbehaviour {
+            Misbehaviour::Expired => (now - 2 * TOKEN_LIFETIME_SECS, now - TOKEN_LIFETIME_SECS),
+            Misbehaviour::IssuedInTheFuture => {
+                (now + TOKEN_LIFETIME_SECS, now + 2 * TOKEN_LIFETIME_SECS)
+            }
+            _ => (now, now + TOKEN_LIFETIME_SECS),
+        };
+        let issuer = match misbehaviour {
+            Misbehaviour::WrongIssuer => FOREIGN_ISSUER,
+            _ => &self.issuer,
+        };
+        let audience = match misbehaviour {
+            Misbehaviour::WrongAudience => FOREIGN_AUDIENCE,
+            _ => &self.client.client_id,
+        };
+        let nonce = match misbehaviour {
+            Misbehaviour::WrongNonce => Some(WRONG_NONCE),
+            Misbehaviour::MissingNonce => None,
+            _ => grant.nonce.as_deref(),
+        };
+        let hashed_access_token = match misbehaviour {
+            Misbehaviour::WrongAtHash => "a-different-access-token",
+            _ => access_token,
+        };
+
+        let user = &grant.user;
+        let mut claims: Map<String, Value> = [
+            ("iss", json!(issuer)),
+            ("sub", json!(user.sub)),
+            ("aud", json!(audience)),
+            ("exp", json!(expires_at)),
+            ("iat", json!(issued_at)),
+            ("auth_time", json!(grant.auth_time)),
+            ("at_hash", json!(at_hash(hashed_access_token))),
+            ("sid", json!(grant.sid)),
+            ("picture", json!(user.picture)),
+            ("created_at", json!(USER_CREATED_AT_MS)),
+            ("updated_at", json!(grant.auth_time * 1000)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".to_owned(), json!(nonce));
+        }
+        if let Some(name) = &user.name {
+            claims.insert("name".to_owned(), json!(name));
+        }
+        if let Some(username) = &user.username {
+            claims.insert("username".to_owned(), json!(username));
+        }
+        if let Some(email) = &user.email {
+            claims.insert("email".to_owned(), json!(email));
+            claims.insert("email_verified".to_owned(), json!(true));
+        }
+        claims.extend(user.extra_claims.clone());
+        claims
+    }
+
+    /// Whether `hint` is an ID token this IdP issued to the client. Expired hints are fine:
+    /// Logto accepts them, since users often sign out long after their ID token expired.
+    fn verifies_id_token_hint(&self, hint: &str) -> bool {
+        let mut validation = Validation::new(Algorithm::ES384);
+        validation.set_audience(&[&self.client.client_id]);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        validation.validate_exp = false;
+        let keys = self.lock().signing_keys.clone();
+        keys.iter().any(|key| {
+            jsonwebtoken::decode::<Map<String, Value>>(hint, &key.decoding_key(), &validation)
+                .is_ok()
+        })
+    }
+}
+
+impl SigningKey {
+    fn generate() -> Self {
+        Self {
+            kid: random_token(),
+            secret: SecretKey::random(&mut OsRng),
+        }
+    }
+
+    fn encoding_key(&self) -> EncodingKey {
+        // jsonwebtoken's ES384 signer reads PKCS#8 DER (what `from_ec_pem` would extract).
+        let der = self
+            .secret
+            .to_pkcs8_der()
+            .expect("a P-384 key encodes as PKCS#8");
+        EncodingKey::from_ec_der(der.as_bytes())
+    }
+
+    fn decoding_key(&self) -> DecodingKey {
+        DecodingKey::from_jwk(&self.public_jwk()).expect("our own JWK is a valid EC key")
+    }
+
+    /// The public key as Logto publishes it in the JWKS.
+    fn public_jwk(&self) -> Jwk {
+        let point = self.secret.public_key().to_encoded_point(false);
+        let coordinate = |bytes: Option<&_>| {
+            URL_SAFE_NO_PAD.encode(bytes.expect("an uncompressed point has both coordinates"))
+        };
+        Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(KeyAlgorithm::ES384),
+                key_id: Some(self.kid.clone()),
+                ..CommonParameters::default()
+            },
+            algorithm: AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                key_type: EllipticCurveKeyType::EC,
+                curve: EllipticCurve::P384,
+                x: coordinate(point.x()),
+                y: coordinate(point.y()),
+            }),
+        }
+    }
+
+    /// The public key as SPKI PEM: the HMAC secret of the key-confusion attack.
+    fn public_key_pem(&self) -> String {
+        self.secret
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("a P-384 public key encodes as PEM")
+    }
+}
+
+/// Signs the ID token claims, applying the signature-level misbehaviours.
+fn sign_id_token(
+    claims: &Map<String, Value>,
+    current_key: &SigningKey,
+    misbehaviour: Misbehaviour,
+) -> String {
+    match misbehaviour {
+        Misbehaviour::WrongSignature => {
+            let impostor = SigningKey::generate();
+            es384_jwt(claims, &current_key.kid, &impostor.encoding_key())
+        }
+        Misbehaviour::UnknownKid => {
+            let unpublished = SigningKey::generate();
+            es384_jwt(claims, UNKNOWN_KID, &unpublished.encoding_key())
+        }
+        Misbehaviour::AlgNone => {
+            // jsonwebtoken has no `none` algorithm, so the token is assembled by hand.
+            let header = json!({ "alg": "none", "typ": "JWT" });
+            format!("{}.{}.", base64url_json(&header), base64url_json(claims))
+        }
+        Misbehaviour::Hs256SignedWithPublicKey => {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(current_key.kid.clone());
+            let secret = EncodingKey::from_secret(current_key.public_key_pem().as_bytes());
+            jsonwebtoken::encode(&header, claims, &secret).expect("HS256 signing cannot fail")
+        }
+        // The remaining faults are in the claims, or never reach the ID token.
+        _ => es384_jwt(claims, &current_key.kid, &current_key.encoding_key()),
+    }
+}
+
+fn es384_jwt(claims: &Map<String, Value>, kid: &str, key: &EncodingKey) -> String {
+    let mut header = Header::new(Algorithm::ES384);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, key).expect("ES384 signing with a P-384 key works")
+}
+
+async fn discovery(state: web::Data<IdpState>) -> HttpResponse {
+    state.count(Endpoint::Discovery);
+    let issuer = &state.issuer;
+    HttpResponse::Ok().json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/me"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "end_session_endpoint": format!("{issuer}/session/end"),
+        "revocation_endpoint": format!("{issuer}/token/revocation"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        // Only the grant the token endpoint implements (Logto also lists refresh_token etc.).
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES384"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": [
+            "openid", "offline_access", "profile", "email", "phone",
+            "custom_data", "identities", "roles",
+        ],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+            "name", "username", "picture", "email", "email_verified",
+            "phone_number", "phone_number_verified", "created_at", "updated_at",
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    }))
+}
+
+async fn jwks(state: web::Data<IdpState>) -> HttpResponse {
+    state.count(Endpoint::Jwks);
+    let keys = state
+        .lock()
+        .signing_keys
+        .iter()
+        .rev()
+        .map(SigningKey::public_jwk)
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(JwkSet { keys })
+}
+
+async fn authorize(state: web::Data<IdpState>, request: HttpRequest) -> HttpResponse {
+    state.count(Endpoint::Authorize);
+    let query = form_pairs(request.query_string().as_bytes());
+    state.lock().last_authorize_query = Some(query.clone());
+    let param = |name| first_value(&query, name);
+
+    // Without a trusted redirect target the error can only be shown, never redirected.
+    if param("client_id") != Some(state.client.client_id.as_str()) {
+        return plain_bad_request("invalid_client: unknown client_id");
+    }
+    if param("redirect_uri") != Some(state.client.redirect_uri.as_str()) {
+        return plain_bad_request("invalid_redirect_uri: redirect_uri is not registered");
+    }
+
+    let request = match parse_authorization_request(&query) {
+        Ok(request) => request,
+        Err((error, description)) => {
+            // The client and redirect URI are trusted now, so errors go back to the client.
+            let mut response = vec![("error", error), ("error_description", description)];
+            response.extend(param("state").map(|oauth_state| ("state", oauth_state)));
+            response.push(("iss", &state.issuer));
+            return see_other(with_query(&state.redirect_uri, &response));
+        }
+    };
+
+    let code = random_token();
+    let mut shared = state.lock();
+    let grant = AuthorizationGrant {
+        issued_at: Instant::now(),
+        auth_time: unix_now(),
+        sid: random_token(),
+        nonce: request.nonce.map(str::to_owned),
+        code_challenge: request.code_challenge.to_owned(),
+        scope: request.scope.to_owned(),
+        user: shared.user.clone(),
+    };
+    shared.grants.insert(code.clone(), grant);
+    drop(shared);
+    see_other(with_query(
+        &state.redirect_uri,
+        &[
+            ("code", &code),
+            ("state", request.state),
+            ("iss", &state.issuer),
+        ],
+    ))
+}
+
+/// The parts of a valid authorization request that the grant keeps.
+struct AuthorizationRequest<'a> {
+    state: &'a str,
+    scope: &'a str,
+    code_challenge: &'a str,
+    nonce: Option<&'a str>,
+}
+
+/// Checks what Logto requires of an authorization request besides client and redirect URI.
+/// Errors are `(error, error_description)` for the redirect back to the client.
+fn parse_authorization_request(
+    query: &[(String, String)],
+) -> Result<AuthorizationRequest<'_>, (&'static str, &'static str)> {
+    let param = |name| first_value(query, name);
+    if param("response_type") != Some("code") {
+        return Err((
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        ));
+    }
+    let scope = param("scope")
+        .filter(|scope| has_scope(scope, "openid"))
+        .ok_or(("invalid_scope", "the openid scope is required"))?;
+    let code_challenge = param("code_challenge")
+        .filter(|challenge| !challenge.is_empty())
+        .ok_or(("invalid_request", "code_challenge is required (PKCE)"))?;
+    if param("code_challenge_method") != Some("S256") {
+        return Err(("invalid_request", "code_challenge_method must be S256"));
+    }
+    let state = param("state").ok_or(("invalid_request", "state is required"))?;
+    Ok(AuthorizationRequest {
+        state,
+        scope,
+        code_challenge,
+        nonce: param("nonce"),
+    })
+}
+
+async fn token(state: web::Data<IdpState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    state.count(Endpoint::Token);
+    // Endpoint-level faults come first: a broken server does not get to validate anything.
+    let misbehaviour = state.lock().misbehaviour;
+    match misbehaviour {
+        Misbehaviour::TokenEndpointError500 => {
+            return HttpResponse::InternalServerError()
+                .content_type(ContentType::html())
+                .body(
+                    "<!DOCTYPE html><html><body><h1>500 Internal Server Error</h1></body></html>",
+                );
+        }
+        Misbehaviour::TokenEndpointInvalidJson => {
+            return HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .body(r#"{"access_token": "#);
+        }
+        _ => {}
+    }
+
+    if !state.authenticates_client(&request) {
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="oidc""#))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({
+                "error": "invalid_client",
+                "error_description": "client authentication failed",
+            }));
+    }
+
+    let form = form_pairs(&body);
+    let param = |name| first_value(&form, name);
+    if param("grant_type") != Some("authorization_code") {
+        return oauth_error(
+            "unsupported_grant_type",
+            "only authorization_code is supported",
+        );
+    }
+    let Some(code) = param("code") else {
+        return oauth_error("invalid_request", "missing required parameter 'code'");
+    };
+    // Removing it consumes the code on first use, even if a check below then fails.
+    let Some(grant) = state.lock().grants.remove(code) else {
+        return oauth_error(
+            "invalid_grant",
+            "grant request is invalid (code not found or already used)",
+        );
+    };
+    if grant.issued_at.elapsed() > AUTHORIZATION_CODE_LIFETIME {
+        return oauth_error("invalid_grant", "grant request is invalid (code expired)");
+    }
+    if param("redirect_uri") != Some(state.client.redirect_uri.as_str()) {
+        return oauth_error(
+            "invalid_grant",
+            "grant request is invalid (redirect_uri mismatch)",
+        );
+    }
+    let pkce_verified = param("code_verifier")
+        .is_some_and(|verifier| pkce_challenge(verifier) == grant.code_challenge);
+    if !pkce_verified {
+        return oauth_error(
+            "invalid_grant",
+            "grant request is invalid (PKCE verification failed)",
+        );
+    }
+
+    let access_token = random_token();
+    let response = TokenResponse {
+        id_token: state.issue_id_token(&grant, &access_token),
+        access_token,
+        token_type: "Bearer",
+        expires_in: TOKEN_LIFETIME_SECS,
+        refresh_token: has_scope(&grant.scope, "offline_access").then(random_token),
+        scope: grant.scope,
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(response)
+}
+
+async fn end_session(state: web::Data<IdpState>, request: HttpRequest) -> HttpResponse {
+    state.count(Endpoint::EndSession);
+    let query = form_pairs(request.query_string().as_bytes());
+    state.lock().last_end_session_query = Some(query.clone());
+    let param = |name| first_value(&query, name);
+
+    if param("client_id") != Some(state.client.client_id.as_str()) {
+        return plain_bad_request("invalid_client: unknown client_id");
+    }
+    if param("post_logout_redirect_uri") != Some(state.client.post_logout_redirect_uri.as_str()) {
+        return plain_bad_request("invalid_request: post_logout_redirect_uri is not registered");
+    }
+    if param("id_token_hint").is_some_and(|hint| !state.verifies_id_token_hint(hint)) {
+        return plain_bad_request("invalid_request: could not validate id_token_hint");
+    }
+
+    let state_pair = param("state").map(|oauth_state| ("state", oauth_state));
+    see_other(with_query(
+        &state.post_logout_redirect_uri,
+        state_pair.as_slice(),
+    ))
+}
+
+/// The `client_secret_basic` id and secret. Per RFC 6749 §2.3.1 both are form-urlencoded
+/// before being base64-encoded, so they are url-decoded after base64-decoding.
+fn basic_credentials(request: &HttpRequest) -> Option<(String, String)> {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = authorization.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((form_url_decode(id)?, form_url_decode(secret)?))
+}
+
+/// Reverses `application/x-www-form-urlencoded` encoding of one value; `None` if malformed.
+fn form_url_decode(encoded: &str) -> Option<String> {
+    let mut bytes = encoded.bytes();
+    let mut decoded = Vec::with_capacity(encoded.len());
+    while let Some(byte) = bytes.next() {
+        decoded.push(match byte {
+            b'+' => b' ',
+            b'%' => {
+                let high = char::from(bytes.next()?).to_digit(16)?;
+                let low = char::from(bytes.next()?).to_digit(16)?;
+                u8::try_from(high * 16 + low).ok()?
+            }
+            other => other,
+        });
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// Decoded pairs of a query string or form body, in order.
+fn form_pairs(encoded: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(encoded).into_owned().collect()
+}
+
+fn has_scope(scopes: &str, wanted: &str) -> bool {
+    scopes.split_whitespace().any(|scope| scope == wanted)
+}
+
+fn first_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// `url` with `pairs` appended to its query.
+fn with_query(url: &Url, pairs: &[(&str, &str)]) -> Url {
+    let mut url = url.clone();
+    if !pairs.is_empty() {
+        url.query_pairs_mut().extend_pairs(pairs);
+    }
+    url
+}
+
+/// Logto redirects with 303 See Other, so the browser follows with a GET.
+fn see_other(location: Url) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.as_str()))
+        .finish()
+}
+
+fn plain_bad_request(message: &'static str) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .content_type(ContentType::plaintext())
+        .body(message)
+}
+
+/// A 400 token endpoint error (RFC 6749 §5.2).
+fn oauth_error(error: &str, description: &str) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "error": error, "error_description": description }))
+}
+
+/// BASE64URL-NOPAD(SHA-256(verifier)), the S256 PKCE challenge (RFC 7636 §4.2).
+fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Left half of the SHA-384 of the access token (the hash that matches ES384), base64url.
+fn at_hash(access_token: &str) -> String {
+    let digest = Sha384::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+fn base64url_json(value: &impl Serialize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).expect("JSON values serialize"))
+}
+
+/// 256 random bits as 43 base64url characters: codes, tokens, session and key ids.
+fn random_token() -> String {
+    let mut bytes = [0_u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unix_now() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since_epoch.as_secs()).expect("Unix time fits in i64")
+}
