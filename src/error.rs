@@ -47,7 +47,7 @@ pub enum AppError {
     NotFound,
 
     /// A template failed to render.
-    #[error("a page failed to render: {0}")]
+    #[error("a page failed to render")]
     Render(#[from] askama::Error),
 }
 

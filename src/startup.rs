@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
 use crate::error::AppError;
-use crate::logto::{LogtoClient, LogtoConfig, LogtoError};
+use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
 use crate::routes;
 use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend};
 
@@ -148,7 +148,10 @@ fn logto_config(settings: &Settings) -> LogtoConfig {
 fn prefetch_in_background(logto: Arc<LogtoClient>) {
     tokio::spawn(async move {
         if let Err(error) = logto.prefetch().await {
-            log::warn!("Logto is not reachable yet, sign-in will retry: {error}");
+            log::warn!(
+                "Logto is not reachable yet, sign-in will retry: {}",
+                error_chain(&error)
+            );
         }
     });
 }

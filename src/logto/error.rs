@@ -6,11 +6,11 @@ use super::id_token::IdTokenError;
 #[derive(Debug, thiserror::Error)]
 pub enum LogtoError {
     /// The HTTP client could not be built (TLS back-end initialisation).
-    #[error("the HTTP client could not be built: {0}")]
+    #[error("the HTTP client could not be built")]
     HttpClient(#[source] reqwest::Error),
 
     /// Logto could not be reached for its discovery document or its JWKS.
-    #[error("the identity provider is unreachable for its {document}: {source}")]
+    #[error("the identity provider is unreachable for its {document}")]
     ProviderUnreachable {
         document: &'static str,
         #[source]
@@ -66,12 +66,12 @@ pub enum LogtoError {
     InvalidTokenResponse(String),
 
     /// The ID token failed verification.
-    #[error("the ID token is invalid: {0}")]
+    #[error("the ID token is invalid")]
     InvalidIdToken(#[from] IdTokenError),
 }
 
-/// `error` and its sources on one line, for messages that must not carry response bodies.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+/// `error` and its sources on one line, for logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -28,7 +28,6 @@ mod types;
 
 pub use client::{LogtoClient, LogtoConfig};
 pub use discovery::ProviderMetadata;
-pub use error::LogtoError;
-pub(crate) use error::error_chain;
+pub use error::{LogtoError, error_chain};
 pub use id_token::{ALLOWED_ALGORITHMS, Audience, IdTokenClaims, IdTokenError};
 pub use types::{CallbackParams, PendingSignIn, SignInStart, SignedIn, TokenSet, UserProfile};

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 
-use crate::logto::LogtoClient;
+use crate::logto::{LogtoClient, error_chain};
 use crate::routes::see_other;
 use crate::session::UserSession;
 
@@ -20,7 +20,10 @@ pub async fn sign_out(logto: web::Data<LogtoClient>, session: UserSession) -> Ht
         }
         // The local session is gone either way; Logto's own session ends at its next sign-in.
         Err(error) => {
-            log::warn!("signed out locally only, Logto's end-session URL is unknown: {error}");
+            log::warn!(
+                "signed out locally only, Logto's end-session URL is unknown: {}",
+                error_chain(&error)
+            );
             see_other("/")
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use logto_bookstore::configuration::Settings;
+use logto_bookstore::logto::LogtoConfig;
 use logto_bookstore::session::{MAX_COOKIE_BYTES, SESSION_COOKIE_NAME};
 use logto_bookstore::startup::Application;
 use reqwest::cookie::{CookieStore, Jar};
@@ -60,12 +61,17 @@ pub struct TestApp {
 
 /// Starts the app with `store`, against a fresh IdP.
 pub async fn spawn_app(store: Store) -> TestApp {
+    spawn_app_with(store, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the Logto client's configuration adjusted first.
+pub async fn spawn_app_with(store: Store, adjust_logto: impl FnOnce(&mut LogtoConfig)) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port for the app");
     let port = listener.local_addr().expect("the app's address").port();
     let address = format!("http://127.0.0.1:{port}");
     let idp = TestIdp::start(registered_client(&address)).await;
     let endpoint = idp.endpoint();
-    spawn_app_on(listener, store, &endpoint, Some(idp)).await
+    spawn_app_on(listener, store, &endpoint, Some(idp), adjust_logto).await
 }
 
 /// Starts the app on `listener` with `logto_endpoint`, where `idp` runs (or nothing does).
@@ -74,6 +80,7 @@ pub async fn spawn_app_on(
     store: Store,
     logto_endpoint: &str,
     idp: Option<TestIdp>,
+    adjust_logto: impl FnOnce(&mut LogtoConfig),
 ) -> TestApp {
     init_logging();
     let port = listener.local_addr().expect("the app's address").port();
@@ -98,7 +105,7 @@ pub async fn spawn_app_on(
     })
     .expect("valid test settings");
 
-    let application = Application::build_with_listener(settings, listener)
+    let application = Application::build_with_logto(settings, listener, adjust_logto)
         .await
         .expect("the app builds");
     tokio::spawn(application.run_until_stopped());

@@ -1,11 +1,13 @@
+use std::time::Duration;
+
 use reqwest::StatusCode;
 
 use crate::for_both_stores;
 use crate::helpers::{
     APP_ID, Store, TestApp, assert_cookies_fit_in_a_browser, location, query_pairs, query_value,
-    spawn_app,
+    spawn_app, spawn_app_with,
 };
-use crate::test_idp::{Endpoint, TestUser};
+use crate::test_idp::{Endpoint, Misbehaviour, TestUser};
 
 for_both_stores!(
     a_user_signs_in_and_out_through_logto,
@@ -165,4 +167,36 @@ pub async fn signed_in_app(store: Store) -> TestApp {
     assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
     assert!(app.home_page().await.contains("Signed in as"));
     app
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_the_next_sign_in_fetches_the_new_keys_once() {
+    let app = spawn_app_with(Store::Cookie, |logto| {
+        logto.jwks_min_refetch_interval = Duration::ZERO;
+    })
+    .await;
+    app.idp().rotate_signing_key();
+
+    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
+
+    assert!(app.home_page().await.contains("Signed in as"));
+    assert_eq!(
+        app.idp().request_count(Endpoint::Jwks),
+        2,
+        "one fetch at start-up, one for the new kid"
+    );
+}
+
+#[tokio::test]
+async fn unknown_key_ids_cannot_make_the_app_fetch_the_jwks_in_a_loop() {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp().set_misbehaviour(Misbehaviour::UnknownKid);
+
+    for _ in 0..3 {
+        assert_eq!(app.sign_in().await.status(), StatusCode::BAD_REQUEST);
+    }
+
+    // Within the 5 s minimum interval after start-up, no further fetch happens.
+    assert_eq!(app.idp().request_count(Endpoint::Jwks), 1);
 }

@@ -16,6 +16,7 @@ async fn the_app_starts_while_logto_is_down_and_signs_in_once_it_is_up() {
         Store::Cookie,
         &format!("http://127.0.0.1:{idp_port}"),
         None,
+        |_| {},
     )
     .await;
 
