@@ -152,11 +152,6 @@ impl LogtoClient {
         &self.issuer
     }
 
-    /// Whether discovery has succeeded, so that sign-in needs no extra round trip.
-    pub fn is_ready(&self) -> bool {
-        self.cached_provider().is_some()
-    }
-
     /// Loads the discovery document and the JWKS, so that the first sign-in costs Logto only
     /// its token request. Call it at start-up; a failure is retried on the next sign-in.
     pub async fn prefetch(&self) -> Result<(), LogtoError> {
