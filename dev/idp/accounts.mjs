@@ -1,0 +1,111 @@
+// The IdP's users, in memory: two seeded ones plus whoever uses "Create account".
+// Their claims have Logto's shapes: snake_case, timestamps in milliseconds, null when unset.
+
+import { randomBytes } from 'node:crypto';
+
+/** The seeded users, printed at start. `origin` is where the IdP serves their avatars. */
+export function seededUsers(origin) {
+  return [
+    {
+      sub: 'user_alice',
+      username: 'alice',
+      password: 'alice-password',
+      name: 'Alice Liddell',
+      picture: `${origin}/avatars/alice.svg`,
+      email: 'alice@example.com',
+      phone: '+15555550100',
+      roles: ['reader'],
+      customData: { plan: 'pro' },
+      organizations: ['org_bookclub'],
+      // Logto writes an organization role as `<organization id>:<role name>`.
+      organizationRoles: ['org_bookclub:member'],
+      createdAt: Date.UTC(2024, 0, 15),
+      updatedAt: Date.UTC(2024, 5, 1),
+    },
+    {
+      sub: 'user_bob',
+      username: 'bob',
+      password: 'bob-password',
+      name: 'Bob Builder',
+      email: 'bob@example.com',
+      roles: ['admin', 'reader'],
+      createdAt: Date.UTC(2024, 2, 3),
+    },
+  ];
+}
+
+export class Accounts {
+  #byUsername = new Map();
+  #bySub = new Map();
+
+  constructor(users) {
+    for (const user of users) this.#add(user);
+  }
+
+  /** The user with these credentials, or undefined. */
+  authenticate(username, password) {
+    const user = this.#byUsername.get(username);
+    return user?.password === password ? user : undefined;
+  }
+
+  /** Adds a user and returns it, or undefined when the username is taken. */
+  register({ username, password, name }) {
+    if (this.#byUsername.has(username)) return undefined;
+    const sub = `user_${randomBytes(6).toString('hex')}`;
+    return this.#add({ sub, username, password, name: name || null, createdAt: Date.now() });
+  }
+
+  /** oidc-provider's `findAccount`: the account behind a subject, or undefined. */
+  async findAccount(sub) {
+    const user = this.#bySub.get(sub);
+    if (!user) return undefined;
+    return {
+      accountId: sub,
+      // oidc-provider keeps only the claims that the granted scopes allow. As in Logto,
+      // custom_data is served by the userinfo endpoint only, never put in the ID token.
+      async claims(use) {
+        const claims = claimsOf(user);
+        if (use !== 'userinfo') delete claims.custom_data;
+        return claims;
+      },
+    };
+  }
+
+  #add(user) {
+    const complete = {
+      name: null,
+      picture: null,
+      email: null,
+      phone: null,
+      roles: [],
+      customData: {},
+      organizations: [],
+      organizationRoles: [],
+      updatedAt: user.createdAt,
+      ...user,
+    };
+    this.#byUsername.set(complete.username, complete);
+    this.#bySub.set(complete.sub, complete);
+    return complete;
+  }
+}
+
+function claimsOf(user) {
+  return {
+    sub: user.sub,
+    name: user.name,
+    username: user.username,
+    picture: user.picture,
+    created_at: user.createdAt,
+    updated_at: user.updatedAt,
+    email: user.email,
+    // Logto keeps only verified addresses and numbers.
+    email_verified: Boolean(user.email),
+    phone_number: user.phone,
+    phone_number_verified: Boolean(user.phone),
+    custom_data: user.customData,
+    roles: user.roles,
+    organizations: user.organizations,
+    organization_roles: user.organizationRoles,
+  };
+}

@@ -1,0 +1,32 @@
+// The IdP's settings, read once from the environment. Defaults match the Bookstore's
+// .env.example, so `node dev/idp/server.mjs` and the app work together out of the box.
+
+/** Origins without their trailing slash, so `${origin}/callback` never doubles it. */
+function origins(list) {
+  return list
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((origin) => origin.replace(/\/+$/, ''));
+}
+
+export function readConfig(env = process.env) {
+  const port = Number(env.IDP_PORT || 3001);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`IDP_PORT must be a port number, got ${JSON.stringify(env.IDP_PORT)}`);
+  }
+  const origin = (env.IDP_ORIGIN || `http://localhost:${port}`).replace(/\/+$/, '');
+  const appOrigins = origins(env.BASE_URL || 'http://localhost:3000');
+
+  return {
+    port,
+    origin,
+    issuer: `${origin}/oidc`,
+    client: {
+      id: env.LOGTO_APP_ID || 'bookstore-demo',
+      secret: env.LOGTO_APP_SECRET || 'bookstore-demo-secret',
+      redirectUris: appOrigins.map((app) => `${app}/callback`),
+      postLogoutRedirectUris: appOrigins.map((app) => `${app}/`),
+      backchannelLogoutUri: env.BACKCHANNEL_LOGOUT_URI || undefined,
+    },
+  };
+}

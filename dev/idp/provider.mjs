@@ -1,0 +1,136 @@
+// oidc-provider configured the way Logto's core configures it, for one "Traditional web" app.
+
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import Provider, { errors } from 'oidc-provider';
+
+import MemoryAdapter from './adapter.mjs';
+import { errorPage, signedOutPage, signOutPage } from './views.mjs';
+
+/** The demo API resource (RFC 8707), as if registered in the Logto Console. */
+const API_RESOURCE = {
+  indicator: 'https://api.bookstore.example',
+  scopes: ['read:books', 'write:books'],
+};
+
+// Logto signs with EC P-384 keys by default.
+const SIGNING_ALG = 'ES384';
+const HOUR = 60 * 60;
+const DAY = 24 * HOUR;
+
+/** A fresh signing key per start, as a private JWK with a `kid`. */
+async function generateSigningKey() {
+  const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, alg: SIGNING_ALG, use: 'sig', kid: await calculateJwkThumbprint(jwk) };
+}
+
+const ownTokens = (_ctx, client, token) => token.clientId === client.clientId;
+
+function clientMetadata(client) {
+  const { redirectUris, postLogoutRedirectUris, backchannelLogoutUri } = client;
+  return {
+    client_id: client.id,
+    client_secret: client.secret,
+    client_name: 'Bookstore',
+    application_type: 'web',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogoutRedirectUris,
+    id_token_signed_response_alg: SIGNING_ALG,
+    ...(backchannelLogoutUri && {
+      backchannel_logout_uri: backchannelLogoutUri,
+      backchannel_logout_session_required: true,
+    }),
+  };
+}
+
+export async function createProvider({ issuer, client, accounts }) {
+  const provider = new Provider(issuer, {
+    adapter: MemoryAdapter,
+    clients: [clientMetadata(client)],
+    findAccount: (_ctx, sub) => accounts.findAccount(sub),
+    jwks: { keys: [await generateSigningKey()] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    enabledJWA: { idTokenSigningAlgValues: [SIGNING_ALG] },
+
+    // Logto puts the claims of the granted scopes in the ID token, not only at /oidc/me.
+    conformIdTokenClaims: false,
+    claims: {
+      profile: ['name', 'username', 'picture', 'created_at', 'updated_at'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+      custom_data: ['custom_data'],
+      roles: ['roles'],
+      'urn:logto:scope:organizations': ['organizations'],
+      'urn:logto:scope:organization_roles': ['organization_roles'],
+    },
+    // Logto's own authorization parameters, kept so the sign-in pages can read them.
+    extraParams: [
+      'first_screen', 'direct_sign_in', 'identifier', 'organization_id', 'interaction_mode',
+    ],
+
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: HOUR,
+      AuthorizationCode: 60,
+      IdToken: HOUR,
+      RefreshToken: 14 * DAY,
+      Interaction: HOUR,
+      Session: 14 * DAY,
+      Grant: 14 * DAY,
+    },
+
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: true },
+      // The app may revoke and introspect its own tokens (spelled out, which also quiets a
+      // notice oidc-provider prints when its default policy runs).
+      revocation: { enabled: true, allowedPolicy: ownTokens },
+      introspection: { enabled: true, allowedPolicy: ownTokens },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => {
+          ctx.body = signOutPage(form);
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.body = signedOutPage();
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // As in Logto, a token request without `resource` gets an opaque token for /oidc/me,
+        // even when the authorization request named a resource.
+        useGrantedResource: () => false,
+        getResourceServerInfo: (_ctx, indicator) => {
+          if (indicator !== API_RESOURCE.indicator) throw new errors.InvalidTarget();
+          return {
+            scope: API_RESOURCE.scopes.join(' '),
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: SIGNING_ALG } },
+          };
+        },
+      },
+    },
+
+    // oidc-provider's own dispatcher refuses loopback and private addresses (SSRF protection).
+    // Its only outgoing request here is the back-channel logout to the app on this machine.
+    fetch: (url, { dispatcher, ...options }) => fetch(url, options),
+
+    renderError: (ctx, { error, error_description: description }) => {
+      ctx.type = 'html';
+      const message = description ? `${error}: ${description}` : error;
+      ctx.body = errorPage({ title: 'Sign-in error', message });
+    },
+  });
+
+  provider.on('server_error', (_ctx, error) => console.error(error));
+  provider.on('backchannel.error', (_ctx, error, { backchannelLogoutUri }) => {
+    console.error(`back-channel logout to ${backchannelLogoutUri} failed: ${error.message}`);
+  });
+  return provider;
+}

@@ -1,0 +1,71 @@
+// A Logto-shaped OpenID Provider for the Bookstore's development, demo and tests.
+//   node dev/idp/server.mjs
+// Settings come from the environment (see config.mjs and README.md). It binds to 127.0.0.1.
+
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { errors } from 'oidc-provider';
+
+import { Accounts, seededUsers } from './accounts.mjs';
+import { readConfig } from './config.mjs';
+import { interactionRoutes } from './interactions.mjs';
+import { createProvider } from './provider.mjs';
+import { errorPage } from './views.mjs';
+
+const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+
+/** One line per request on stderr: method, path without the query (it may carry codes), status. */
+function logRequest(req, res, next) {
+  res.on('finish', () => {
+    console.error(`${req.method} ${req.originalUrl.split('?')[0]} ${res.statusCode}`);
+  });
+  next();
+}
+
+// Errors of the sign-in pages (oidc-provider renders its own). Express knows an error handler
+// by its four parameters.
+function renderError(error, _req, res, _next) {
+  if (error instanceof errors.SessionNotFound) {
+    const message = 'This sign-in has expired or is already finished. '
+      + 'Go back to the app and sign in again.';
+    return res.status(400).send(errorPage({ title: 'Sign-in expired', message }));
+  }
+  console.error(error);
+  const message = 'The IdP log says why.';
+  res.status(500).send(errorPage({ title: 'Something went wrong', message }));
+}
+
+const config = readConfig();
+const users = seededUsers(config.origin);
+const accounts = new Accounts(users);
+const provider = await createProvider({ ...config, accounts });
+
+const app = express()
+  .disable('x-powered-by')
+  .use(logRequest)
+  .use('/oidc', provider.callback())
+  .use(express.static(PUBLIC_DIR))
+  .use(interactionRoutes(provider, accounts))
+  .use(renderError);
+
+const server = app.listen(config.port, '127.0.0.1');
+await once(server, 'listening');
+
+console.log(`Logto-shaped dev IdP (oidc-provider) on http://127.0.0.1:${config.port}`);
+console.log(`  issuer:  ${config.issuer}`);
+console.log(`  client:  ${config.client.id} / ${config.client.secret}`);
+console.log(`  redirect URIs: ${config.client.redirectUris.join(' ')}`);
+console.log('  users:');
+for (const { username, password, name } of users) {
+  console.log(`    ${username} / ${password} (${name})`);
+}
+console.log(`IdP ready: ${config.issuer}`);
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,541 @@
+// The dev IdP as the Bookstore sees it: started as a child process, driven over HTTP hop by hop
+// with a cookie jar, as a browser (or curl) would.
+//   node --test dev/idp/test/
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs');
+const CLIENT = { id: 'test-app', secret: 'test-secret' };
+// Nothing listens at the apps' origins: a callback is only read from the Location header.
+const APP = 'http://app.test';
+const OTHER_APP = 'http://other-app.test';
+const REDIRECT_URI = `${APP}/callback`;
+const API = 'https://api.bookstore.example';
+const ALICE = { username: 'alice', password: 'alice-password' };
+const BOB = { username: 'bob', password: 'bob-password' };
+const ALL_SCOPES = [
+  'openid', 'offline_access', 'profile', 'email', 'phone', 'roles', 'custom_data',
+  'urn:logto:scope:organizations', 'urn:logto:scope:organization_roles',
+].join(' ');
+
+let idp;
+let backchannel;
+
+before(async () => {
+  backchannel = await startLogoutReceiver();
+  idp = await startIdp({
+    LOGTO_APP_ID: CLIENT.id,
+    LOGTO_APP_SECRET: CLIENT.secret,
+    // Two apps, a comma and a trailing slash: all allowed.
+    BASE_URL: `${APP}, ${OTHER_APP}/`,
+    BACKCHANNEL_LOGOUT_URI: backchannel.uri,
+  });
+});
+
+after(async () => {
+  backchannel?.server.close();
+  const child = idp?.child;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+});
+
+// --- The IdP process ------------------------------------------------------------------------
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Starts server.mjs on a free port and resolves once it prints its ready line. */
+async function startIdp(env) {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH, IDP_PORT: String(port), IDP_ORIGIN: origin, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr.resume();
+  const stdout = [];
+  const ready = new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      stdout.push(line);
+      if (line === `IdP ready: ${origin}/oidc`) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the IdP exited with ${code}`)));
+  });
+  try {
+    await Promise.race([ready, timeout(20_000, 'the IdP printed no ready line')]);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return { child, origin, issuer: `${origin}/oidc`, stdout };
+}
+
+function timeout(ms, message) {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref());
+}
+
+/** Records the logout tokens that the IdP posts to the app's back-channel logout URI. */
+async function startLogoutReceiver() {
+  const tokens = [];
+  const server = createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    tokens.push(new URLSearchParams(body).get('logout_token'));
+    res.end();
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, tokens, uri: `http://127.0.0.1:${server.address().port}/backchannel-logout` };
+}
+
+// --- A browser: cookies by path, redirects one at a time ------------------------------------
+
+class Browser {
+  #cookies = new Map(); // `${path} ${name}` → { name, value, path }
+
+  get(url) {
+    return this.#request(url, { method: 'GET' });
+  }
+
+  post(url, form) {
+    return this.#request(url, { method: 'POST', body: new URLSearchParams(form) });
+  }
+
+  /** Follows redirects while they stay at the IdP; returns the last response. */
+  async follow(response) {
+    while (response.location?.startsWith(idp.origin)) response = await this.get(response.location);
+    return response;
+  }
+
+  async #request(url, init) {
+    const { pathname } = new URL(url);
+    const response = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { accept: 'text/html', cookie: this.#cookieHeader(pathname) },
+    });
+    for (const header of response.headers.getSetCookie()) this.#store(header);
+    const location = response.headers.get('location');
+    return {
+      url: String(url),
+      status: response.status,
+      location: location && new URL(location, url).href,
+      body: await response.text(),
+    };
+  }
+
+  // oidc-provider scopes its interaction cookies to /interaction/<uid> and /oidc/auth/<uid>.
+  #cookieHeader(pathname) {
+    return [...this.#cookies.values()]
+      .filter(({ path }) => pathname === path || pathname.startsWith(path.replace(/\/?$/, '/')))
+      .map(({ name, value }) => `${name}=${value}`)
+      .join('; ');
+  }
+
+  #store(setCookie) {
+    const [pair, ...attributes] = setCookie.split(';').map((part) => part.trim());
+    const name = pair.slice(0, pair.indexOf('='));
+    const value = pair.slice(pair.indexOf('=') + 1);
+    const path = attributes.find((a) => /^path=/i.test(a))?.slice(5) || '/';
+    const expires = attributes.find((a) => /^expires=/i.test(a))?.slice(8);
+    const key = `${path} ${name}`;
+    if (!value || Date.parse(expires) <= Date.now()) this.#cookies.delete(key);
+    else this.#cookies.set(key, { name, value, path });
+  }
+}
+
+// --- The Bookstore's side of the protocol ---------------------------------------------------
+
+/** An authorization request like the Bookstore's: PKCE S256, state, nonce, prompt=consent. */
+function authorization(params = {}) {
+  const verifier = randomBytes(32).toString('base64url');
+  const request = {
+    client_id: CLIENT.id,
+    response_type: 'code',
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid offline_access profile email',
+    prompt: 'consent',
+    state: randomBytes(8).toString('hex'),
+    nonce: randomBytes(8).toString('hex'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    ...params,
+  };
+  const query = Object.entries(request).filter(([, value]) => value !== undefined);
+  return { ...request, verifier, url: `${idp.issuer}/auth?${new URLSearchParams(query)}` };
+}
+
+function formAction(html) {
+  const action = html.match(/<form [^>]*method="post" action="([^"]+)"/)?.[1];
+  assert.ok(action, 'the page has a form');
+  return new URL(action, idp.origin).href;
+}
+
+/** From the authorization request through the sign-in form to the callback's URL. */
+async function signIn(browser, auth, { username, password } = ALICE) {
+  const page = await browser.follow(await browser.get(auth.url));
+  assert.equal(page.status, 200);
+  const submitted = await browser.post(formAction(page.body), { username, password });
+  const callback = await browser.follow(submitted);
+  return new URL(callback.location);
+}
+
+async function tokenRequest(params) {
+  const credentials = Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64');
+  const response = await fetch(`${idp.issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${credentials}` },
+    body: new URLSearchParams(params),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+function redeem(auth, callback, extra = {}) {
+  return tokenRequest({
+    grant_type: 'authorization_code',
+    code: callback.searchParams.get('code'),
+    redirect_uri: auth.redirect_uri,
+    code_verifier: auth.verifier,
+    ...extra,
+  });
+}
+
+function refresh(refreshToken, extra = {}) {
+  return tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra });
+}
+
+/** Signs in with a fresh browser and returns the token response. */
+async function signedIn(params, user = ALICE) {
+  const auth = authorization(params);
+  const { status, body } = await redeem(auth, await signIn(new Browser(), auth, user));
+  assert.equal(status, 200, JSON.stringify(body));
+  return body;
+}
+
+async function getJson(url, init) {
+  const response = await fetch(url, init);
+  return { status: response.status, body: await response.json() };
+}
+
+const userinfo = (accessToken) =>
+  getJson(`${idp.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+
+/** Checks a JWT's signature against the IdP's JWKS and returns its header and payload. */
+async function verifiedJwt(jwt) {
+  const [header, payload, signature] = jwt.split('.');
+  const decoded = [header, payload].map((part) => JSON.parse(Buffer.from(part, 'base64url')));
+  const { body: { keys } } = await getJson(`${idp.issuer}/jwks`);
+  const jwk = keys.find(({ kid }) => kid === decoded[0].kid);
+  assert.ok(jwk, 'the JWT names a key of the JWKS');
+  const key = createPublicKey({ key: jwk, format: 'jwk' });
+  const data = Buffer.from(`${header}.${payload}`);
+  const bytes = Buffer.from(signature, 'base64url');
+  const valid = verify('sha384', data, { key, dsaEncoding: 'ieee-p1363' }, bytes);
+  assert.ok(valid, 'the signature verifies');
+  return { header: decoded[0], payload: decoded[1] };
+}
+
+function pick(object, keys) {
+  return Object.fromEntries(keys.map((key) => [key, object[key]]));
+}
+
+// --- Tests ----------------------------------------------------------------------------------
+
+test('prints the issuer and the seeded users before the ready line', () => {
+  const banner = idp.stdout.join('\n');
+  assert.match(banner, new RegExp(`issuer: +${idp.issuer}`));
+  assert.match(banner, /alice \/ alice-password/);
+  assert.match(banner, /bob \/ bob-password/);
+  assert.equal(idp.stdout.at(-1), `IdP ready: ${idp.issuer}`);
+});
+
+test("discovery shows Logto's paths, ES384 and PKCE S256", async () => {
+  const { body: discovery } = await getJson(`${idp.issuer}/.well-known/openid-configuration`);
+  assert.equal(discovery.issuer, idp.issuer);
+  const endpoints = [
+    'authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri',
+    'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint',
+  ];
+  assert.deepEqual(endpoints.map((name) => discovery[name]), [
+    '/auth', '/token', '/me', '/jwks', '/session/end', '/token/revocation', '/token/introspection',
+  ].map((route) => `${idp.issuer}${route}`));
+  assert.deepEqual(discovery.id_token_signing_alg_values_supported, ['ES384']);
+  assert.deepEqual(discovery.code_challenge_methods_supported, ['S256']);
+  assert.equal(discovery.authorization_response_iss_parameter_supported, true);
+  assert.equal(discovery.backchannel_logout_supported, true);
+
+  const { body: { keys } } = await getJson(discovery.jwks_uri);
+  assert.deepEqual(keys.map(({ kty, crv, alg, use }) => ({ kty, crv, alg, use })), [
+    { kty: 'EC', crv: 'P-384', alg: 'ES384', use: 'sig' },
+  ]);
+  assert.ok(keys[0].kid);
+  assert.equal(keys[0].d, undefined, 'no private key material');
+});
+
+test('a code flow, hop by hop: sign in, callback with iss, tokens with the profile', async () => {
+  const browser = new Browser();
+  const auth = authorization({ scope: ALL_SCOPES });
+
+  const toLogin = await browser.get(auth.url);
+  assert.equal(toLogin.status, 303);
+  assert.match(toLogin.location, new RegExp(`^${idp.origin}/interaction/[\\w-]+$`));
+
+  const login = await browser.get(toLogin.location);
+  assert.equal(login.status, 200);
+  assert.match(login.body, /<h1>Sign in to Bookstore<\/h1>/);
+  assert.equal(formAction(login.body), `${toLogin.location}/login`);
+  assert.match(login.body, /<input id="username" name="username" value=""/);
+  assert.match(login.body, /<input id="password" name="password" type="password"/);
+  assert.match(login.body, /<button type="submit">Sign in<\/button>/);
+
+  // The form's answer resumes the authorization; consent is granted without a page.
+  const afterLogin = await browser.post(formAction(login.body), ALICE);
+  assert.equal(afterLogin.status, 303);
+  assert.match(afterLogin.location, new RegExp(`^${idp.issuer}/auth/[\\w-]+$`));
+  const toConsent = await browser.get(afterLogin.location);
+  assert.match(toConsent.location, new RegExp(`^${idp.origin}/interaction/[\\w-]+$`));
+  const consented = await browser.get(toConsent.location);
+  assert.match(consented.location, new RegExp(`^${idp.issuer}/auth/[\\w-]+$`));
+  const toCallback = await browser.get(consented.location);
+  assert.equal(toCallback.status, 303);
+
+  const callback = new URL(toCallback.location);
+  assert.equal(`${callback.origin}${callback.pathname}`, REDIRECT_URI);
+  assert.equal(callback.searchParams.get('state'), auth.state);
+  assert.equal(callback.searchParams.get('iss'), idp.issuer);
+
+  const { status, body: tokens } = await redeem(auth, callback);
+  assert.equal(status, 200, JSON.stringify(tokens));
+  assert.equal(tokens.token_type, 'Bearer');
+  assert.equal(tokens.expires_in, 3600);
+  assert.ok(tokens.refresh_token, 'offline_access with prompt=consent issues a refresh token');
+  assert.equal(tokens.access_token.split('.').length, 1, 'opaque without a resource');
+
+  const { header, payload: claims } = await verifiedJwt(tokens.id_token);
+  assert.equal(header.alg, 'ES384');
+  assert.deepEqual(pick(claims, ['iss', 'aud', 'sub', 'nonce']), {
+    iss: idp.issuer, aud: CLIENT.id, sub: 'user_alice', nonce: auth.nonce,
+  });
+  assert.deepEqual(pick(claims, [
+    'name', 'username', 'picture', 'email', 'email_verified', 'phone_number',
+    'phone_number_verified', 'roles', 'organizations', 'organization_roles',
+  ]), {
+    name: 'Alice Liddell',
+    username: 'alice',
+    picture: `${idp.origin}/avatars/alice.svg`,
+    email: 'alice@example.com',
+    email_verified: true,
+    phone_number: '+15555550100',
+    phone_number_verified: true,
+    roles: ['reader'],
+    organizations: ['org_bookclub'],
+    organization_roles: ['org_bookclub:member'],
+  });
+  assert.ok(claims.created_at > 1e12 && claims.updated_at > 1e12, 'timestamps in milliseconds');
+  assert.equal(claims.custom_data, undefined, 'custom_data is for the userinfo endpoint only');
+  assert.equal(claims.exp - claims.iat, 3600);
+  assert.ok(claims.sid, 'back-channel logout needs the session id');
+});
+
+test('the userinfo endpoint answers the opaque access token', async () => {
+  const tokens = await signedIn({ scope: ALL_SCOPES }, BOB);
+  const { status, body } = await userinfo(tokens.access_token);
+  assert.equal(status, 200);
+  const claims = [
+    'sub', 'name', 'username', 'picture', 'phone_number', 'roles', 'custom_data', 'organizations',
+  ];
+  assert.deepEqual(pick(body, claims), {
+    sub: 'user_bob',
+    name: 'Bob Builder',
+    username: 'bob',
+    picture: null,
+    phone_number: null,
+    roles: ['admin', 'reader'],
+    custom_data: {},
+    organizations: [],
+  });
+});
+
+test('a wrong password shows the form again with an error, keeping the username', async () => {
+  const browser = new Browser();
+  const login = await browser.follow(await browser.get(authorization().url));
+  const wrong = await browser.post(formAction(login.body), { username: 'alice', password: 'nope' });
+  assert.equal(wrong.status, 200);
+  assert.match(wrong.body, /Wrong username or password/);
+  assert.match(wrong.body, /<input id="username" name="username" value="alice"/);
+
+  const callback = await browser.follow(await browser.post(formAction(wrong.body), ALICE));
+  assert.ok(new URL(callback.location).searchParams.get('code'));
+});
+
+test('login_hint fills in the username; direct_sign_in and ui_locales show', async () => {
+  const browser = new Browser();
+  const auth = authorization({
+    login_hint: 'bob', direct_sign_in: 'social:github', ui_locales: 'fr-CA en',
+  });
+  const login = await browser.follow(await browser.get(auth.url));
+  assert.match(login.body, /<input id="username" name="username" value="bob"/);
+  assert.match(login.body, /would continue with GitHub/);
+  assert.match(login.body, /<html lang="fr-CA">/);
+  assert.match(login.body, /<input id="password"/, 'the password form stays usable');
+});
+
+test('first_screen=register opens "Create account", which signs the new user in', async () => {
+  const browser = new Browser();
+  const auth = authorization({ first_screen: 'register' });
+  const register = await browser.follow(await browser.get(auth.url));
+  assert.match(register.body, /<h1>Create account<\/h1>/);
+  assert.equal(formAction(register.body), `${register.url}/register`);
+  assert.match(register.body, /<button type="submit">Create account<\/button>/);
+  assert.match(register.body, new RegExp(`href="${new URL(register.url).pathname}/login"`));
+
+  const taken = await browser.post(formAction(register.body), { ...ALICE, name: 'Another Alice' });
+  assert.equal(taken.status, 200);
+  assert.match(taken.body, /The username alice is taken/);
+
+  const user = { username: `carol-${randomBytes(3).toString('hex')}`, password: 'carol-password' };
+  const created = await browser.post(formAction(taken.body), { ...user, name: 'Carol Test' });
+  const callback = new URL((await browser.follow(created)).location);
+  const { body: tokens } = await redeem(auth, callback);
+  const { payload } = await verifiedJwt(tokens.id_token);
+  assert.equal(payload.name, 'Carol Test');
+  assert.equal(payload.username, user.username);
+
+  // The new account signs in with its password from now on.
+  await signedIn({}, user);
+});
+
+test('PKCE S256 is required', async () => {
+  const browser = new Browser();
+  const auth = authorization({ code_challenge: undefined, code_challenge_method: undefined });
+  const response = await browser.get(auth.url);
+  const callback = new URL(response.location);
+  assert.equal(`${callback.origin}${callback.pathname}`, REDIRECT_URI);
+  assert.equal(callback.searchParams.get('error'), 'invalid_request');
+});
+
+test('every BASE_URL origin is registered, and nothing else', async () => {
+  const authorize = (redirectUri) =>
+    new Browser().get(authorization({ redirect_uri: redirectUri }).url);
+  const other = await authorize(`${OTHER_APP}/callback`);
+  assert.match(other.location, new RegExp(`^${idp.origin}/interaction/`));
+
+  const stranger = await authorize('http://evil.test/callback');
+  assert.equal(stranger.status, 400);
+});
+
+test('an API resource gets a JWT access token; without one the token stays opaque', async () => {
+  const tokens = await signedIn({ resource: API, scope: 'openid offline_access read:books' });
+  assert.equal(tokens.access_token.split('.').length, 1, 'a code exchange without resource');
+  assert.equal((await userinfo(tokens.access_token)).status, 200);
+
+  const { status, body } = await refresh(tokens.refresh_token, { resource: API });
+  assert.equal(status, 200, JSON.stringify(body));
+  const { header, payload } = await verifiedJwt(body.access_token);
+  assert.equal(header.alg, 'ES384');
+  assert.deepEqual(pick(payload, ['iss', 'aud', 'sub', 'client_id', 'scope']), {
+    iss: idp.issuer, aud: API, sub: 'user_alice', client_id: CLIENT.id, scope: 'read:books',
+  });
+  assert.equal(payload.exp - payload.iat, 3600);
+
+  const unknown = await refresh(body.refresh_token, { resource: 'https://unknown.example' });
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.body.error, 'invalid_target');
+});
+
+test('an unknown resource in the authorization request is invalid_target', async () => {
+  const auth = authorization({ resource: 'https://unknown.example' });
+  const response = await new Browser().get(auth.url);
+  assert.equal(new URL(response.location).searchParams.get('error'), 'invalid_target');
+});
+
+test('refresh tokens rotate, and reusing a spent one revokes the grant', async () => {
+  const { refresh_token: first } = await signedIn();
+  const rotated = await refresh(first);
+  assert.equal(rotated.status, 200);
+  const second = rotated.body.refresh_token;
+  assert.ok(second && second !== first, 'a new refresh token on every use');
+
+  const reused = await refresh(first);
+  assert.equal(reused.status, 400);
+  assert.equal(reused.body.error, 'invalid_grant');
+  const revoked = await refresh(second);
+  assert.equal(revoked.body.error, 'invalid_grant', 'the whole grant is gone');
+});
+
+test('introspection and revocation', async () => {
+  const { access_token: token } = await signedIn();
+  const basic = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
+  const call = (route) => fetch(`${idp.issuer}${route}`, {
+    method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ token }),
+  });
+  const introspect = async () => (await call('/token/introspection')).json();
+
+  assert.deepEqual(pick(await introspect(), ['active', 'sub', 'client_id']), {
+    active: true, sub: 'user_alice', client_id: CLIENT.id,
+  });
+  assert.equal((await call('/token/revocation')).status, 200);
+  assert.deepEqual(await introspect(), { active: false });
+});
+
+test('signing out ends the IdP session and returns to the post-logout redirect URI', async () => {
+  const browser = new Browser();
+  const auth = authorization();
+  const { body: tokens } = await redeem(auth, await signIn(browser, auth));
+  const { payload: { sid } } = await verifiedJwt(tokens.id_token);
+
+  const again = await browser.follow(await browser.get(authorization().url));
+  assert.ok(again.location?.startsWith(REDIRECT_URI), 'signed in at the IdP: no form this time');
+
+  const endSession = new URLSearchParams({
+    id_token_hint: tokens.id_token, post_logout_redirect_uri: `${APP}/`, state: 'bye',
+  });
+  const confirm = await browser.get(`${idp.issuer}/session/end?${endSession}`);
+  assert.equal(confirm.status, 200);
+  assert.equal(formAction(confirm.body), `${idp.issuer}/session/end/confirm`);
+  assert.match(confirm.body, /<input type="hidden" form="op.logoutForm" name="logout" value="yes"/);
+  assert.match(confirm.body, /<button type="submit" form="op.logoutForm">Sign out<\/button>/);
+  assert.match(confirm.body, /<script src="\/assets\/sign-out.js"><\/script>/);
+
+  const xsrf = confirm.body.match(/name="xsrf" value="([^"]+)"/)[1];
+  const signedOut = await browser.post(formAction(confirm.body), { xsrf, logout: 'yes' });
+  assert.equal(signedOut.status, 303);
+  assert.equal(signedOut.location, `${APP}/?state=bye`);
+
+  const login = await browser.follow(await browser.get(authorization().url));
+  assert.equal(login.status, 200);
+  assert.match(login.body, /<input id="password"/, 'the next sign-in asks for the password');
+
+  const logoutToken = backchannel.tokens
+    .map((jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url')))
+    .find((claims) => claims.sid === sid);
+  assert.ok(logoutToken, 'the back-channel logout URI got a logout token for the session');
+  assert.equal(logoutToken.sub, 'user_alice');
+});
+
+test("serves Alice's avatar", async () => {
+  const response = await fetch(`${idp.origin}/avatars/alice.svg`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type'), /^image\/svg\+xml/);
+});
+
+test('exits with code 0 on SIGTERM', async () => {
+  idp.child.kill('SIGTERM');
+  const [code] = await once(idp.child, 'exit');
+  assert.equal(code, 0);
+});
