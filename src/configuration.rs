@@ -41,6 +41,12 @@ pub struct LogtoSettings {
     pub scopes: Vec<String>,
     /// The `prompt` parameter; `None` when `LOGTO_PROMPT` is empty.
     pub prompt: Option<String>,
+    /// API resource indicators requested at sign-in (`LOGTO_RESOURCES`).
+    pub resources: Vec<String>,
+    /// Social connector targets offered as "Continue with ..." (`LOGTO_SOCIAL_CONNECTORS`).
+    pub social_connectors: Vec<String>,
+    /// Whether to offer "Email me a code" (`LOGTO_EMAIL_SIGN_IN`).
+    pub email_sign_in: bool,
 }
 
 /// Where sessions live and the key that protects their cookie.
@@ -134,6 +140,9 @@ impl Settings {
             )?),
             scopes: scopes(get("LOGTO_SCOPES")),
             prompt: parse_prompt(lookup("LOGTO_PROMPT"))?,
+            resources: parse_resources(get("LOGTO_RESOURCES"))?,
+            social_connectors: parse_social_connectors(get("LOGTO_SOCIAL_CONNECTORS"))?,
+            email_sign_in: parse_flag("LOGTO_EMAIL_SIGN_IN", get("LOGTO_EMAIL_SIGN_IN"))?,
         };
         let session = SessionSettings {
             store: parse_session_store(get("SESSION_STORE"), get("REDIS_URL"))?,
@@ -251,6 +260,58 @@ fn scopes(extra: Option<String>) -> Vec<String> {
         }
     }
     scopes
+}
+
+fn comma_separated(value: Option<String>) -> Vec<String> {
+    value
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse_resources(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let resources = comma_separated(value);
+    if let Some(bad) = resources.iter().find(|r| Url::parse(r).is_err()) {
+        return Err(ConfigError::new(
+            "LOGTO_RESOURCES",
+            format!("contains {bad:?}, which is not a URL"),
+            "List API resource indicators as registered in Logto, comma-separated, e.g. https://api.bookstore.example",
+        ));
+    }
+    Ok(resources)
+}
+
+fn parse_social_connectors(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let targets = comma_separated(value);
+    let valid = |target: &str| {
+        target.len() <= 64
+            && target
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    if let Some(bad) = targets.iter().find(|target| !valid(target)) {
+        return Err(ConfigError::new(
+            "LOGTO_SOCIAL_CONNECTORS",
+            format!("contains {bad:?}"),
+            "List connector targets as shown in the Logto Console, comma-separated, e.g. github,xiaomi",
+        ));
+    }
+    Ok(targets)
+}
+
+fn parse_flag(variable: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(ConfigError::new(
+            variable,
+            format!("is {other:?}"),
+            "Use true or false",
+        )),
+    }
 }
 
 /// Unset means `consent` (Logto issues a refresh token only with it); empty means no prompt.
@@ -433,6 +494,34 @@ mod tests {
         assert_eq!(
             error_for(&[("LOGTO_PROMPT", "always")]).variable,
             "LOGTO_PROMPT"
+        );
+    }
+
+    #[test]
+    fn sign_in_methods_and_resources_are_validated_lists() {
+        let settings = settings(&[
+            ("LOGTO_SOCIAL_CONNECTORS", "github, xiaomi"),
+            ("LOGTO_EMAIL_SIGN_IN", "true"),
+            (
+                "LOGTO_RESOURCES",
+                "https://api.bookstore.example,https://api.other.example",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(settings.logto.social_connectors, ["github", "xiaomi"]);
+        assert!(settings.logto.email_sign_in);
+        assert_eq!(settings.logto.resources.len(), 2);
+        assert_eq!(
+            error_for(&[("LOGTO_SOCIAL_CONNECTORS", "Git Hub")]).variable,
+            "LOGTO_SOCIAL_CONNECTORS"
+        );
+        assert_eq!(
+            error_for(&[("LOGTO_EMAIL_SIGN_IN", "maybe")]).variable,
+            "LOGTO_EMAIL_SIGN_IN"
+        );
+        assert_eq!(
+            error_for(&[("LOGTO_RESOURCES", "not a url")]).variable,
+            "LOGTO_RESOURCES"
         );
     }
 

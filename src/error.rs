@@ -22,6 +22,22 @@ pub enum AppError {
     #[error("no sign-in attempt in this session matches the callback's state")]
     UnknownSignInAttempt,
 
+    /// A protected page was requested without a session: sign in, then come back.
+    #[error("sign-in required for {return_to}")]
+    SignInRequired { return_to: String },
+
+    /// `/sign-in` got an option it does not know, or one that is not enabled.
+    #[error("invalid sign-in option: {0}")]
+    InvalidSignInOption(String),
+
+    /// Logto refused to refresh the tokens (revoked or expired grant): the session was ended.
+    #[error("the session ended because Logto refused to refresh its tokens")]
+    SessionEnded,
+
+    /// A form arrived without this session's CSRF token.
+    #[error("the form's CSRF token does not match the session")]
+    CsrfMismatch,
+
     /// A step of the sign-in protocol failed.
     #[error(transparent)]
     Logto(#[from] LogtoError),
@@ -121,10 +137,43 @@ impl AppError {
                 "Logto cannot be reached right now. Please try again in a moment.",
                 Retry::SignIn,
             ),
-            Self::Logto(L::TokenEndpointUnreachable(_) | L::InvalidTokenResponse(_)) => text(
+            Self::Logto(
+                L::TokenEndpointUnreachable(_)
+                | L::InvalidTokenResponse(_)
+                | L::InvalidAccessToken(_)
+                | L::Revocation(_),
+            ) => text(
                 "Identity provider error",
                 "Logto did not finish the sign-in properly. Please try again in a moment.",
                 Retry::SignIn,
+            ),
+            Self::SignInRequired { .. } => text(
+                "Sign-in required",
+                "Sign in to see this page.",
+                Retry::SignIn,
+            ),
+            Self::InvalidSignInOption(reason) => PageText {
+                detail: Some(reason.clone()),
+                ..text(
+                    "Unknown sign-in option",
+                    "This sign-in link asks for an option the Bookstore does not offer.",
+                    Retry::Home,
+                )
+            },
+            Self::Logto(L::InvalidLogoutToken(_)) => text(
+                "Invalid logout token",
+                "The back-channel logout token did not verify; nothing was changed.",
+                Retry::Home,
+            ),
+            Self::SessionEnded | Self::Logto(L::AccessTokenRejected) => text(
+                "Your session has ended",
+                "Logto no longer accepts this session (it was signed out or has expired). Sign in again to continue.",
+                Retry::SignIn,
+            ),
+            Self::CsrfMismatch => text(
+                "This form has expired",
+                "The form was not sent from this session's page. Go back, reload the page and try again.",
+                Retry::Home,
             ),
             Self::SessionStoreUnavailable => text(
                 "Session store unavailable",
@@ -180,9 +229,13 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         use LogtoError as L;
         match self {
-            Self::MissingState | Self::UnknownSignInAttempt | Self::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::MissingState
+            | Self::UnknownSignInAttempt
+            | Self::BadRequest(_)
+            | Self::InvalidSignInOption(_) => StatusCode::BAD_REQUEST,
+            Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            Self::SessionEnded => StatusCode::UNAUTHORIZED,
+            Self::CsrfMismatch => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionTooLarge { .. } | Self::SessionWrite(_) | Self::Render(_) => {
@@ -197,19 +250,33 @@ impl ResponseError for AppError {
                 | L::SignInExpired
                 | L::IssuerMismatch { .. }
                 | L::TokenRejected { .. }
-                | L::InvalidIdToken(_) => StatusCode::BAD_REQUEST,
+                | L::InvalidIdToken(_)
+                | L::InvalidLogoutToken(_) => StatusCode::BAD_REQUEST,
+                L::AccessTokenRejected => StatusCode::UNAUTHORIZED,
                 L::ProviderUnreachable { .. }
                 | L::ProviderStatus { .. }
                 | L::InvalidProviderDocument { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                L::TokenEndpointUnreachable(_) | L::InvalidTokenResponse(_) => {
-                    StatusCode::BAD_GATEWAY
-                }
+                L::TokenEndpointUnreachable(_)
+                | L::InvalidTokenResponse(_)
+                | L::InvalidAccessToken(_)
+                | L::Revocation(_) => StatusCode::BAD_GATEWAY,
                 L::HttpClient(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::SignInRequired { return_to } = self {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", return_to)
+                .finish();
+            return HttpResponse::SeeOther()
+                .insert_header((
+                    actix_web::http::header::LOCATION,
+                    format!("/sign-in?{query}"),
+                ))
+                .finish();
+        }
         let status = self.status_code();
         if status.is_server_error() {
             log::error!("{status}: {}", error_chain(self));

@@ -8,7 +8,10 @@
 pub mod configuration;
 pub mod error;
 pub mod logto;
+pub mod return_to;
 pub mod routes;
 pub mod session;
+pub mod sign_in_methods;
 pub mod startup;
 pub mod templates;
+pub mod tokens;

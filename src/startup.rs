@@ -12,8 +12,10 @@ use actix_web::{App, HttpServer, web};
 use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
 use crate::error::AppError;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
-use crate::routes;
+use crate::routes::{self, ApiResources};
 use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend};
+use crate::sign_in_methods::SignInMethods;
+use crate::tokens::TokenService;
 
 /// One line per request, with the path but never the query string: the callback's query
 /// carries the authorization code.
@@ -82,16 +84,34 @@ impl Application {
         let cookie_budget = (settings.session.store == SessionStoreKind::Cookie)
             .then(|| web::Data::new(CookieBudget::new(SESSION_COOKIE_NAME)));
 
+        let tokens = web::Data::new(TokenService::new(
+            Arc::clone(&logto),
+            backend.redis_pool().cloned(),
+        ));
+        let methods = web::Data::new(SignInMethods {
+            social_connectors: settings.logto.social_connectors.clone(),
+            email_sign_in: settings.logto.email_sign_in,
+        });
+        let resources = web::Data::new(ApiResources(settings.logto.resources.clone()));
+
         let port = listener.local_addr()?.port();
         let key = settings.session.secret.key().clone();
         let secure_cookies = settings.server.is_https();
         let logto = web::Data::from(logto);
         let server = HttpServer::new(move || {
-            let mut app_data = App::new().app_data(logto.clone()).app_data(
-                web::QueryConfig::default().error_handler(|error, _request| {
-                    AppError::BadRequest(error.to_string()).into()
-                }),
-            );
+            let mut app_data = App::new()
+                .app_data(logto.clone())
+                .app_data(tokens.clone())
+                .app_data(methods.clone())
+                .app_data(resources.clone())
+                .app_data(
+                    web::QueryConfig::default().error_handler(|error, _request| {
+                        AppError::BadRequest(error.to_string()).into()
+                    }),
+                )
+                .app_data(web::FormConfig::default().limit(4096).error_handler(
+                    |error, _request| AppError::BadRequest(error.to_string()).into(),
+                ));
             if let Some(budget) = &cookie_budget {
                 app_data = app_data.app_data(budget.clone());
             }
@@ -108,8 +128,13 @@ impl Application {
                 )
                 .route("/", web::get().to(routes::home))
                 .route("/sign-in", web::get().to(routes::sign_in))
+                .route("/sign-in", web::post().to(routes::sign_in_with_form))
                 .route("/callback", web::get().to(routes::callback))
-                .route("/sign-out", web::get().to(routes::sign_out))
+                .route("/sign-out", web::get().to(routes::confirm_sign_out))
+                .route("/sign-out", web::post().to(routes::sign_out))
+                .route("/profile", web::get().to(routes::profile))
+                .route("/books", web::get().to(routes::books))
+                .route("/api-token", web::get().to(routes::api_token))
                 .service(Files::new("/static", "static"))
                 .default_service(web::to(routes::not_found))
         })
@@ -140,6 +165,7 @@ fn logto_config(settings: &Settings) -> LogtoConfig {
     );
     config.scopes = settings.logto.scopes.clone();
     config.prompt = settings.logto.prompt.clone();
+    config.resources = settings.logto.resources.clone();
     config
 }
 

@@ -41,11 +41,119 @@ impl From<&UserProfile> for UserView {
     }
 }
 
-/// `GET /`: signed in or not.
+/// A "Continue with ..." button.
+pub struct SocialButton {
+    /// The connector target sent as `direct_sign_in=social:<target>`.
+    pub target: String,
+    pub label: String,
+}
+
+/// The "Email me a code" form.
+pub struct EmailForm {
+    pub value: String,
+    pub error: Option<&'static str>,
+}
+
+/// `GET /`: signed in or not, with the sign-in methods on offer.
 #[derive(Template)]
 #[template(path = "home.html")]
 pub struct HomePage<'a> {
     pub user: Option<&'a UserView>,
+    /// For the sign-out form, when signed in.
+    pub csrf_token: Option<&'a str>,
+    pub social: &'a [SocialButton],
+    pub email_form: Option<&'a EmailForm>,
+}
+
+/// `GET /sign-out`: the confirmation form.
+#[derive(Template)]
+#[template(path = "sign_out.html")]
+pub struct SignOutPage<'a> {
+    pub csrf_token: &'a str,
+}
+
+/// One claim as a table row; non-string values are shown as JSON.
+pub struct Claim {
+    pub name: String,
+    pub value: String,
+}
+
+/// The rows of a claims table, sorted by name.
+pub fn claims_table(claims: &serde_json::Value) -> Vec<Claim> {
+    let mut rows: Vec<Claim> = claims
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(name, value)| Claim {
+            name: name.clone(),
+            value: value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned),
+        })
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
+}
+
+/// `GET /profile`.
+#[derive(Template)]
+#[template(path = "profile.html")]
+pub struct ProfilePage<'a> {
+    pub user: &'a UserView,
+    pub csrf_token: &'a str,
+    pub id_token_claims: &'a [Claim],
+    pub userinfo: &'a [Claim],
+    pub organizations: &'a [String],
+}
+
+/// A book on the shelf.
+pub struct Book {
+    pub title: &'static str,
+    pub author: &'static str,
+    pub year: u16,
+}
+
+/// `GET /books`.
+#[derive(Template)]
+#[template(path = "books.html")]
+pub struct BooksPage<'a> {
+    pub user: &'a UserView,
+    pub csrf_token: &'a str,
+    pub books: &'a [Book],
+}
+
+/// The parts of an API access token worth showing.
+pub struct ApiTokenView {
+    pub resource: String,
+    pub audience: String,
+    pub scope: String,
+    pub expires_at: i64,
+}
+
+impl ApiTokenView {
+    /// The view of verified `claims` of a token for `resource`.
+    pub fn new(resource: &str, claims: &crate::logto::AccessTokenClaims) -> Self {
+        let audience = match &claims.aud {
+            crate::logto::Audience::One(aud) => aud.clone(),
+            crate::logto::Audience::Many(auds) => auds.join(" "),
+        };
+        Self {
+            resource: resource.to_owned(),
+            audience,
+            scope: claims.scope.clone().unwrap_or_default(),
+            expires_at: claims.exp,
+        }
+    }
+}
+
+/// `GET /api-token`.
+#[derive(Template)]
+#[template(path = "api_token.html")]
+pub struct ApiTokenPage<'a> {
+    pub csrf_token: &'a str,
+    /// `None` when `LOGTO_RESOURCES` is empty.
+    pub token: Option<&'a ApiTokenView>,
 }
 
 /// Every error, with its status and a way back.

@@ -1,8 +1,12 @@
-//! [`LogtoClient`]: the sign-in flow from the authorization URL to verified tokens.
+//! [`LogtoClient`]: the sign-in flow from the authorization URL to verified tokens, and what a
+//! signed-in session needs afterwards: refresh, userinfo, revocation, and verification of
+//! access and logout tokens.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -10,19 +14,26 @@ use oauth2::basic::{
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     ExtraTokenFields, HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse, TokenUrl,
 };
+use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::LogtoError;
+use super::access_token::{self, AccessTokenClaims};
 use super::discovery::ProviderMetadata;
 use super::error::error_chain;
-use super::id_token::{self, Expectations, IdTokenClaims};
+use super::id_token::{self, IdTokenChecks, IdTokenClaims};
 use super::jwks::JwksCache;
-use super::types::{CallbackParams, PendingSignIn, SignInStart, SignedIn, TokenSet};
+use super::jwt::{self, Claims, Rules, TokenError};
+use super::logout_token::{LogoutTokenClaims, RawLogoutToken};
+use super::options::SignInOptions;
+use super::types::{
+    CallbackParams, PendingSignIn, Refreshed, SignInStart, SignedIn, TokenSet, TokenTarget,
+};
 
 /// How to reach Logto and which application to sign in as.
 #[derive(Debug, Clone)]
@@ -39,6 +50,10 @@ pub struct LogtoConfig {
     pub scopes: Vec<String>,
     /// Sent as `prompt` when set (`consent` makes Logto issue a refresh token).
     pub prompt: Option<String>,
+    /// API resource indicators, each sent as a `resource` parameter at sign-in. Their JWT
+    /// access tokens come from [`LogtoClient::refresh`] with [`TokenTarget::Resource`]; the
+    /// code exchange itself still yields the opaque userinfo token.
+    pub resources: Vec<String>,
     /// Limit for every request to Logto, connection included.
     pub http_timeout: Duration,
     /// How long a sign-in attempt stays valid between `/sign-in` and the callback.
@@ -66,6 +81,7 @@ impl LogtoConfig {
             post_sign_out_redirect_uri,
             scopes: vec!["openid".into(), "offline_access".into(), "profile".into()],
             prompt: Some("consent".into()),
+            resources: Vec::new(),
             http_timeout: Duration::from_secs(10),
             sign_in_lifetime: Duration::from_secs(10 * 60),
             jwks_min_refetch_interval: Duration::from_secs(5),
@@ -108,6 +124,34 @@ type OAuthClient = oauth2::Client<
     EndpointNotSet,
     EndpointSet,
 >;
+
+/// The kinds of JWT this client verifies; each failure is reported as its own error.
+#[derive(Clone, Copy)]
+enum TokenKind {
+    Id,
+    Access,
+    Logout,
+}
+
+impl TokenKind {
+    fn rejected(self, error: TokenError) -> LogtoError {
+        match self {
+            Self::Id => LogtoError::InvalidIdToken(error),
+            Self::Access => LogtoError::InvalidAccessToken(error),
+            Self::Logout => LogtoError::InvalidLogoutToken(error),
+        }
+    }
+}
+
+/// What a JWT must match besides the issuer, the clock and its signature.
+struct JwtExpectations<'a> {
+    kind: TokenKind,
+    audience: &'a str,
+    /// Registered claims that must be present.
+    required: &'a [&'a str],
+    /// When set, `sub` must equal it.
+    subject: Option<&'a str>,
+}
 
 /// What discovery yields: the metadata, and an OAuth client built from it.
 struct Provider {
@@ -159,7 +203,9 @@ impl LogtoClient {
     }
 
     /// Starts a sign-in: the URL to send the browser to, and the attempt to keep in the session.
-    pub async fn start_sign_in(&self) -> Result<SignInStart, LogtoError> {
+    /// `options` are sent as Logto's extra parameters, and every configured resource as a
+    /// `resource` parameter.
+    pub async fn start_sign_in(&self, options: &SignInOptions) -> Result<SignInStart, LogtoError> {
         let provider = self.provider().await?;
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = CsrfToken::new_random();
@@ -172,6 +218,12 @@ impl LogtoClient {
             .add_extra_param("nonce", nonce.secret());
         if let Some(prompt) = &self.config.prompt {
             request = request.add_extra_param("prompt", prompt);
+        }
+        for resource in &self.config.resources {
+            request = request.add_extra_param("resource", resource);
+        }
+        for (name, value) in options.to_params() {
+            request = request.add_extra_param(name, value);
         }
         let (url, state) = request.url();
 
@@ -220,27 +272,198 @@ impl LogtoClient {
             .clone()
             .ok_or_else(|| LogtoError::InvalidTokenResponse("it has no id_token".to_owned()))?;
         let access_token = response.access_token().secret().clone();
-        let claims = self
-            .verify_id_token(&provider.metadata, &id_token, &pending.nonce, &access_token)
-            .await?;
+        let expected = IdTokenChecks {
+            client_id: &self.config.app_id,
+            nonce: Some(&pending.nonce),
+            access_token: &access_token,
+        };
+        let claims = self.verify_id_token(&id_token, &expected, None).await?;
 
-        let now = unix_now();
         let tokens = TokenSet {
             id_token,
-            access_token,
-            access_token_expires_at: response.expires_in().map(|lifetime| {
-                now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
-            }),
+            access_token_expires_at: expires_at(&response),
             refresh_token: response.refresh_token().map(|token| token.secret().clone()),
-            scope: response.scopes().map(|scopes| {
-                scopes
-                    .iter()
-                    .map(|scope| scope.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }),
+            scope: granted_scope(&response),
+            access_token,
         };
         Ok(SignedIn { claims, tokens })
+    }
+
+    /// Uses a refresh token (the refresh-token grant, `client_secret_basic`). `target` selects
+    /// what the new access token is for. Any ID token that comes back is verified like the
+    /// sign-in's, except for `nonce`, and its `sub` must be `expected_sub`.
+    ///
+    /// Logto rotates refresh tokens: store [`Refreshed::refresh_token`] before anything else
+    /// can use the old one, and never run two refreshes of one token at once, since a spent
+    /// token used again revokes the whole grant ([`LogtoError::is_invalid_grant`]). On any
+    /// error after Logto answered, the old refresh token may be spent already.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        target: &TokenTarget,
+        expected_sub: &str,
+    ) -> Result<Refreshed, LogtoError> {
+        let provider = self.provider().await?;
+        let spent = RefreshToken::new(refresh_token.to_owned());
+        let request = provider.oauth.exchange_refresh_token(&spent);
+        let request = match target {
+            TokenTarget::UserInfo => request,
+            TokenTarget::Resource(resource) => request.add_extra_param("resource", resource),
+            TokenTarget::Organization(id) => request.add_extra_param("organization_id", id),
+        };
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(token_request_error)?;
+
+        let access_token = response.access_token().secret().clone();
+        let id_token = response.extra_fields().id_token.clone();
+        let claims = match &id_token {
+            Some(raw) => {
+                let expected = IdTokenChecks {
+                    client_id: &self.config.app_id,
+                    nonce: None,
+                    access_token: &access_token,
+                };
+                Some(
+                    self.verify_id_token(raw, &expected, Some(expected_sub))
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        Ok(Refreshed {
+            expires_at: expires_at(&response),
+            refresh_token: response.refresh_token().unwrap_or(&spent).secret().clone(),
+            scope: granted_scope(&response),
+            access_token,
+            id_token,
+            claims,
+        })
+    }
+
+    /// Fetches `/oidc/me` with an opaque access token ([`TokenTarget::UserInfo`]): every claim
+    /// the granted scopes allow, `custom_data` and `identities` included. The caller should
+    /// check that `sub` is the signed-in user's (OpenID Connect Core §5.3.2).
+    pub async fn userinfo(
+        &self,
+        access_token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, LogtoError> {
+        const DOCUMENT: &str = "userinfo";
+        let provider = self.provider().await?;
+        let endpoint = provider.metadata.userinfo_endpoint.clone().ok_or_else(|| {
+            LogtoError::InvalidProviderDocument {
+                document: "discovery document",
+                reason: "it has no userinfo_endpoint".to_owned(),
+            }
+        })?;
+        let response = self
+            .http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .map_err(|source| LogtoError::ProviderUnreachable {
+                document: DOCUMENT,
+                source,
+            })?;
+        match response.status() {
+            status if status.is_success() => {}
+            StatusCode::UNAUTHORIZED => return Err(LogtoError::AccessTokenRejected),
+            status => {
+                return Err(LogtoError::ProviderStatus {
+                    document: DOCUMENT,
+                    status: status.as_u16(),
+                });
+            }
+        }
+        // The parser's message is left out: it can quote the user's claims.
+        let claims: serde_json::Map<String, serde_json::Value> =
+            response
+                .json()
+                .await
+                .map_err(|_| LogtoError::InvalidProviderDocument {
+                    document: DOCUMENT,
+                    reason: "it is not a JSON object".to_owned(),
+                })?;
+        if !claims.get("sub").is_some_and(serde_json::Value::is_string) {
+            return Err(LogtoError::InvalidProviderDocument {
+                document: DOCUMENT,
+                reason: "it has no sub".to_owned(),
+            });
+        }
+        Ok(claims)
+    }
+
+    /// Revokes a refresh token at Logto's revocation endpoint (RFC 7009, `client_secret_basic`),
+    /// which also revokes its grant. Logto answers success for an unknown or spent token too.
+    pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<(), LogtoError> {
+        let provider = self.provider().await?;
+        let endpoint = provider
+            .metadata
+            .revocation_endpoint
+            .clone()
+            .ok_or_else(|| LogtoError::InvalidProviderDocument {
+                document: "discovery document",
+                reason: "it has no revocation_endpoint".to_owned(),
+            })?;
+        // Sent with reqwest rather than `oauth2`, which refuses plain-HTTP revocation endpoints
+        // and so a local Logto.
+        let response = self
+            .http
+            .post(endpoint)
+            .header(reqwest::header::AUTHORIZATION, self.client_secret_basic())
+            .form(&[
+                ("token", refresh_token),
+                ("token_type_hint", "refresh_token"),
+            ])
+            .send()
+            .await
+            .map_err(|error| LogtoError::Revocation(error_chain(&error)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        // Only the OAuth error code is kept: the rest of the body is not ours to log.
+        let reason = match response.json::<OAuthError>().await {
+            Ok(body) => format!("Logto answered HTTP {} {}", status.as_u16(), body.error),
+            Err(_) => format!("Logto answered HTTP {}", status.as_u16()),
+        };
+        Err(LogtoError::Revocation(reason))
+    }
+
+    /// Verifies a JWT access token issued for `resource` (a resource indicator, or
+    /// `urn:logto:organization:<id>`, see [`TokenTarget::audience`]): signature by `kid` from
+    /// the cached JWKS, algorithm allowlist, `typ` `at+jwt`, `iss`, `aud` and `exp`.
+    pub async fn verify_access_token(
+        &self,
+        raw: &str,
+        resource: &str,
+    ) -> Result<AccessTokenClaims, LogtoError> {
+        let expected = JwtExpectations {
+            kind: TokenKind::Access,
+            audience: resource,
+            required: &["exp", "iss", "aud"],
+            subject: None,
+        };
+        let (header, claims) = self.verify_jwt::<AccessTokenClaims>(raw, &expected).await?;
+        access_token::check_type(header.typ.as_deref()).map_err(LogtoError::InvalidAccessToken)?;
+        Ok(claims)
+    }
+
+    /// Verifies a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6):
+    /// signature and algorithm like an ID token, `iss`, `aud` (this app), `iat`, `exp` when
+    /// present, the back-channel logout event, no `nonce`, a `jti`, and a `sid` and/or `sub`.
+    /// Refusing a replayed `jti` is up to the caller.
+    pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, LogtoError> {
+        let expected = JwtExpectations {
+            kind: TokenKind::Logout,
+            audience: &self.config.app_id,
+            required: &["iss", "aud"],
+            subject: None,
+        };
+        let (_, claims) = self.verify_jwt::<RawLogoutToken>(raw, &expected).await?;
+        claims.check().map_err(LogtoError::InvalidLogoutToken)
     }
 
     /// Logto's end-session URL, which ends the Logto session and returns to the app.
@@ -286,32 +509,73 @@ impl LogtoClient {
         }
     }
 
+    /// The `Authorization` header of `client_secret_basic`. RFC 6749 §2.3.1 has id and secret
+    /// form-encoded before base64, which reqwest's `basic_auth` does not do.
+    fn client_secret_basic(&self) -> String {
+        let encode = |value: &str| -> String {
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+        };
+        let credentials = format!(
+            "{}:{}",
+            encode(&self.config.app_id),
+            encode(self.config.app_secret.expose_secret())
+        );
+        format!("Basic {}", STANDARD.encode(credentials))
+    }
+
+    /// Verifies an ID token from the token endpoint, at sign-in or after a refresh.
     async fn verify_id_token(
         &self,
-        metadata: &ProviderMetadata,
         raw: &str,
-        nonce: &str,
-        access_token: &str,
+        checks: &IdTokenChecks<'_>,
+        subject: Option<&str>,
     ) -> Result<IdTokenClaims, LogtoError> {
-        let header = id_token::allowed_header(raw)?;
+        let expected = JwtExpectations {
+            kind: TokenKind::Id,
+            audience: &self.config.app_id,
+            required: &["exp", "iss", "aud", "sub"],
+            subject,
+        };
+        let (header, claims) = self.verify_jwt::<IdTokenClaims>(raw, &expected).await?;
+        id_token::check(&claims, header.alg, checks).map_err(LogtoError::InvalidIdToken)?;
+        Ok(claims)
+    }
+
+    /// The one path every JWT takes: the algorithm allowlist, the key by `kid` from the JWKS
+    /// cache, then the signature and the shared rules. Returns the header too, for the checks
+    /// of each kind of token.
+    async fn verify_jwt<T: Claims>(
+        &self,
+        raw: &str,
+        expected: &JwtExpectations<'_>,
+    ) -> Result<(jsonwebtoken::Header, T), LogtoError> {
+        let rejected = |error| expected.kind.rejected(error);
+        let header = jwt::allowed_header(raw).map_err(rejected)?;
+        let provider = self.provider().await?;
         let key = self
             .jwks
             .find(
                 &self.http,
-                &metadata.jwks_uri,
+                &provider.metadata.jwks_uri,
                 header.kid.as_deref(),
                 header.alg,
             )
-            .await?;
-        let expectations = Expectations {
+            .await?
+            .ok_or_else(|| {
+                rejected(TokenError::UnknownKey {
+                    kid: header.kid.clone(),
+                })
+            })?;
+        let rules = Rules {
             issuer: &self.issuer,
-            client_id: &self.config.app_id,
-            nonce,
-            access_token,
+            audience: expected.audience,
+            required: expected.required,
+            subject: expected.subject,
             leeway: self.config.clock_leeway.as_secs(),
             now: unix_now(),
         };
-        Ok(id_token::verify(raw, header.alg, &key, &expectations)?)
+        let claims = jwt::decode(raw, header.alg, &key, &rules).map_err(rejected)?;
+        Ok((header, claims))
     }
 
     fn cached_provider(&self) -> Option<Arc<Provider>> {
@@ -389,6 +653,31 @@ impl LogtoClient {
             .set_redirect_uri(RedirectUrl::from_url(self.config.redirect_uri.clone()));
         Ok(Provider { metadata, oauth })
     }
+}
+
+/// The code of an OAuth error response (RFC 6749 §5.2).
+#[derive(Deserialize)]
+struct OAuthError {
+    error: String,
+}
+
+/// When the access token expires, in Unix seconds, from the response's `expires_in`.
+fn expires_at(response: &LogtoTokenResponse) -> Option<i64> {
+    let now = unix_now();
+    response
+        .expires_in()
+        .map(|lifetime| now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
+}
+
+/// The response's `scope`, space-separated as Logto sent it.
+fn granted_scope(response: &LogtoTokenResponse) -> Option<String> {
+    response.scopes().map(|scopes| {
+        scopes
+            .iter()
+            .map(|scope| scope.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 fn token_request_error(

@@ -1,8 +1,9 @@
 //! Everything that can go wrong while talking to Logto.
 
-use super::id_token::IdTokenError;
+use super::jwt::TokenError;
 
-/// A failed step of the sign-in protocol. Messages never contain tokens or secrets.
+/// A failed exchange with Logto, or a token that failed verification. Messages never contain
+/// tokens or secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum LogtoError {
     /// The HTTP client could not be built (TLS back-end initialisation).
@@ -65,9 +66,33 @@ pub enum LogtoError {
     #[error("the token endpoint sent an invalid response: {0}")]
     InvalidTokenResponse(String),
 
-    /// The ID token failed verification.
+    /// The ID token failed verification (at sign-in or after a refresh).
     #[error("the ID token is invalid")]
-    InvalidIdToken(#[from] IdTokenError),
+    InvalidIdToken(#[source] TokenError),
+
+    /// A JWT access token failed verification.
+    #[error("the access token is invalid")]
+    InvalidAccessToken(#[source] TokenError),
+
+    /// A back-channel logout token failed verification.
+    #[error("the logout token is invalid")]
+    InvalidLogoutToken(#[source] TokenError),
+
+    /// The userinfo endpoint refused the access token (HTTP 401): it has expired or its grant
+    /// was revoked, for example by a sign-out elsewhere.
+    #[error("the identity provider rejected the access token")]
+    AccessTokenRejected,
+
+    /// The revocation endpoint could not be reached or refused the request.
+    #[error("the token could not be revoked: {0}")]
+    Revocation(String),
+}
+
+impl LogtoError {
+    /// True for `invalid_grant` (a spent, revoked or expired refresh token): the session must end.
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, Self::TokenRejected { error, .. } if error == "invalid_grant")
+    }
 }
 
 /// `error` and its sources on one line, for logs.

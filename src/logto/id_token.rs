@@ -1,62 +1,18 @@
-//! ID token verification (OpenID Connect Core §3.1.3.7) on top of `jsonwebtoken`.
-//!
-//! `jsonwebtoken` checks the signature, `exp`, `iss` and `aud`; this module adds the algorithm
-//! allowlist, `iat`, `azp`, `nonce` and `at_hash`.
+//! ID tokens (OpenID Connect Core §3.1.3.7 and §12.2): the claims, and the checks on top of the
+//! shared JWT core in [`super::jwt`]: `azp`, `nonce` and `at_hash`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha384};
 
-use super::jwks::VerificationKey;
+use super::LogtoError;
+use super::jwt::{Audience, Claims, TokenError};
 
-/// The signature algorithms Logto may use and this client verifies. Logto signs ES384 by
-/// default and RS256 on older tenants. Logto also allows ES512, but no well-kept Rust JWT
-/// crate verifies P-521 yet, so such a token is rejected as a disallowed algorithm.
-pub const ALLOWED_ALGORITHMS: [Algorithm; 4] = [
-    Algorithm::RS256,
-    Algorithm::PS256,
-    Algorithm::ES256,
-    Algorithm::ES384,
-];
-
-/// Why an ID token was rejected.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum IdTokenError {
-    #[error("it is not a well-formed JWT")]
-    Malformed,
-    #[error("it is signed with {0}, which is not allowed")]
-    DisallowedAlgorithm(String),
-    #[error("no signing key matches its key id {kid:?}")]
-    UnknownKey { kid: Option<String> },
-    #[error("its signature does not verify")]
-    BadSignature,
-    #[error("it has expired")]
-    Expired,
-    #[error("it is not valid yet")]
-    NotYetValid,
-    #[error("it was issued in the future")]
-    IssuedInTheFuture,
-    #[error("its issuer is not Logto's")]
-    WrongIssuer,
-    #[error("its audience is not this app")]
-    WrongAudience,
-    #[error("its authorized party is not this app")]
-    WrongAuthorizedParty,
-    #[error("its nonce does not match the sign-in attempt")]
-    NonceMismatch,
-    #[error("its at_hash does not match the access token")]
-    AtHashMismatch,
-    #[error("the claim {0} is missing")]
-    MissingClaim(String),
-    #[error("its claims are invalid ({0})")]
-    InvalidClaims(String),
-}
-
-/// The verified claims of a Logto ID token that this app uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The claims of a Logto ID token. The ones this app reads are fields; every other claim
+/// (`custom_data`, `roles`, `organizations`, `created_at` ...) is kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdTokenClaims {
     pub iss: String,
     pub sub: String,
@@ -73,97 +29,67 @@ pub struct IdTokenClaims {
     pub picture: Option<String>,
     pub email: Option<String>,
     pub email_verified: Option<bool>,
+    /// Every other claim, as sent. Logto's `created_at` and `updated_at` are in milliseconds.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The `aud` claim: one audience or several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    fn len(&self) -> usize {
-        match self {
-            Self::One(_) => 1,
-            Self::Many(audiences) => audiences.len(),
-        }
+impl Claims for IdTokenClaims {
+    fn issued_at(&self) -> Option<i64> {
+        Some(self.iat)
     }
 }
 
-/// What a token must match, taken from the sign-in attempt and the provider.
-pub(crate) struct Expectations<'a> {
-    pub(crate) issuer: &'a str,
+/// What an ID token must match besides the [`super::jwt::Rules`].
+pub(crate) struct IdTokenChecks<'a> {
     pub(crate) client_id: &'a str,
-    pub(crate) nonce: &'a str,
+    /// The sign-in attempt's nonce. `None` after a refresh: such ID tokens carry none (§12.2).
+    pub(crate) nonce: Option<&'a str>,
+    /// The access token that came with the ID token, for `at_hash` when the token has one.
     pub(crate) access_token: &'a str,
-    /// Tolerated clock skew in seconds.
-    pub(crate) leeway: u64,
-    pub(crate) now: i64,
 }
 
-/// Reads the header and rejects algorithms outside the allowlist before any key is looked up.
-pub(crate) fn allowed_header(raw: &str) -> Result<Header, IdTokenError> {
-    // `alg: none` does not parse into `Algorithm`, so it fails here as malformed.
-    let header = jsonwebtoken::decode_header(raw).map_err(|_| IdTokenError::Malformed)?;
-    if !ALLOWED_ALGORITHMS.contains(&header.alg) {
-        return Err(IdTokenError::DisallowedAlgorithm(format!(
-            "{:?}",
-            header.alg
-        )));
-    }
-    Ok(header)
-}
-
-/// Verifies `raw`, signed with `alg`, against `key` and `expected`.
-pub(crate) fn verify(
-    raw: &str,
+/// The ID-token-specific checks, on claims whose signature and registered claims verified.
+pub(crate) fn check(
+    claims: &IdTokenClaims,
     alg: Algorithm,
-    key: &VerificationKey,
-    expected: &Expectations<'_>,
-) -> Result<IdTokenClaims, IdTokenError> {
-    let mut validation = Validation::new(alg);
-    validation.set_issuer(&[expected.issuer]);
-    validation.set_audience(&[expected.client_id]);
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    validation.validate_nbf = true;
-    validation.leeway = expected.leeway;
-
-    let claims = jsonwebtoken::decode::<IdTokenClaims>(raw, &key.key, &validation)
-        .map_err(|error| match error.into_kind() {
-            ErrorKind::InvalidSignature => IdTokenError::BadSignature,
-            ErrorKind::ExpiredSignature => IdTokenError::Expired,
-            ErrorKind::ImmatureSignature => IdTokenError::NotYetValid,
-            ErrorKind::InvalidIssuer => IdTokenError::WrongIssuer,
-            ErrorKind::InvalidAudience => IdTokenError::WrongAudience,
-            ErrorKind::MissingRequiredClaim(claim) => IdTokenError::MissingClaim(claim),
-            ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => {
-                IdTokenError::Malformed
-            }
-            ErrorKind::Json(error) => IdTokenError::InvalidClaims(error.to_string()),
-            other => IdTokenError::InvalidClaims(format!("{other:?}")),
-        })?
-        .claims;
-
-    if claims.iat > expected.now + i64::try_from(expected.leeway).unwrap_or(i64::MAX) {
-        return Err(IdTokenError::IssuedInTheFuture);
-    }
+    expected: &IdTokenChecks<'_>,
+) -> Result<(), TokenError> {
     // With several audiences, `azp` must name us (Core §3.1.3.7, items 4 and 5).
     if (claims.aud.len() > 1 || claims.azp.is_some())
         && claims.azp.as_deref() != Some(expected.client_id)
     {
-        return Err(IdTokenError::WrongAuthorizedParty);
+        return Err(TokenError::WrongAuthorizedParty);
     }
-    if claims.nonce.as_deref() != Some(expected.nonce) {
-        return Err(IdTokenError::NonceMismatch);
+    if let Some(nonce) = expected.nonce
+        && claims.nonce.as_deref() != Some(nonce)
+    {
+        return Err(TokenError::NonceMismatch);
     }
+    // Optional in every response Logto sends, but binding when present (Core §3.1.3.8).
     if let Some(at_hash) = &claims.at_hash
         && *at_hash != access_token_hash(alg, expected.access_token)
     {
-        return Err(IdTokenError::AtHashMismatch);
+        return Err(TokenError::AtHashMismatch);
     }
-    Ok(claims)
+    Ok(())
+}
+
+/// Reads the claims of an ID token **without verifying it**.
+///
+/// Only for an ID token that this client verified at sign-in or refresh, and that has been
+/// kept since in storage the user cannot write (a server-side session, or an encrypted and
+/// authenticated cookie); for example to show its claims on a profile page. Never call it on a
+/// token that came from a request.
+pub fn decode_stored_id_token(raw: &str) -> Result<IdTokenClaims, LogtoError> {
+    jsonwebtoken::dangerous::insecure_decode_claims::<IdTokenClaims>(raw).map_err(|error| {
+        LogtoError::InvalidIdToken(match error.into_kind() {
+            jsonwebtoken::errors::ErrorKind::Json(error) => {
+                TokenError::InvalidClaims(error.to_string())
+            }
+            _ => TokenError::Malformed,
+        })
+    })
 }
 
 /// `at_hash`: the left half of the access token's hash, with the hash of the signing algorithm.
@@ -179,7 +105,32 @@ fn access_token_hash(alg: Algorithm, access_token: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn claims() -> IdTokenClaims {
+        serde_json::from_value(json!({
+            "iss": "https://logto.example/oidc",
+            "sub": "user_1",
+            "aud": "app",
+            "exp": 2_000_000_000,
+            "iat": 1_000_000_000,
+            "nonce": "n",
+            "picture": null,
+            "created_at": 1_700_000_000_000_i64,
+            "roles": ["admin"],
+        }))
+        .expect("valid claims")
+    }
+
+    fn expected<'a>(nonce: Option<&'a str>) -> IdTokenChecks<'a> {
+        IdTokenChecks {
+            client_id: "app",
+            nonce,
+            access_token: "access",
+        }
+    }
 
     #[test]
     fn at_hash_uses_the_hash_of_the_signing_algorithm() {
@@ -195,19 +146,84 @@ mod tests {
     }
 
     #[test]
-    fn algorithms_outside_the_allowlist_are_rejected_from_the_header() {
-        // {"alg":"HS256","typ":"JWT"} . {} . signature
-        let hs256 = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2ln";
+    fn unknown_claims_are_kept_in_extra() {
+        let claims = claims();
+        assert_eq!(claims.picture, None);
+        assert_eq!(claims.extra["created_at"], json!(1_700_000_000_000_i64));
+        assert_eq!(claims.extra["roles"], json!(["admin"]));
+        assert!(!claims.extra.contains_key("sub"), "known claims are fields");
+    }
+
+    #[test]
+    fn the_nonce_is_checked_only_when_expected() {
+        let claims = claims();
+        let alg = Algorithm::ES384;
+        assert_eq!(check(&claims, alg, &expected(Some("n"))), Ok(()));
         assert_eq!(
-            allowed_header(hs256).unwrap_err(),
-            IdTokenError::DisallowedAlgorithm("HS256".to_owned())
+            check(&claims, alg, &expected(Some("other"))),
+            Err(TokenError::NonceMismatch)
         );
-        // {"alg":"none"} . {} .
-        let none = "eyJhbGciOiJub25lIn0.e30.";
-        assert_eq!(allowed_header(none).unwrap_err(), IdTokenError::Malformed);
+        let without_nonce = IdTokenClaims {
+            nonce: None,
+            ..claims
+        };
+        assert_eq!(check(&without_nonce, alg, &expected(None)), Ok(()));
         assert_eq!(
-            allowed_header("not a jwt").unwrap_err(),
-            IdTokenError::Malformed
+            check(&without_nonce, alg, &expected(Some("n"))),
+            Err(TokenError::NonceMismatch)
         );
+    }
+
+    #[test]
+    fn at_hash_and_azp_are_binding_when_present() {
+        let alg = Algorithm::ES384;
+        let with_at_hash = IdTokenClaims {
+            at_hash: Some(access_token_hash(alg, "access")),
+            ..claims()
+        };
+        assert_eq!(check(&with_at_hash, alg, &expected(None)), Ok(()));
+        let other_access_token = IdTokenChecks {
+            access_token: "another",
+            ..expected(None)
+        };
+        assert_eq!(
+            check(&with_at_hash, alg, &other_access_token),
+            Err(TokenError::AtHashMismatch)
+        );
+
+        let two_audiences = IdTokenClaims {
+            aud: Audience::Many(vec!["app".into(), "api".into()]),
+            ..claims()
+        };
+        assert_eq!(
+            check(&two_audiences, alg, &expected(None)),
+            Err(TokenError::WrongAuthorizedParty)
+        );
+        let named_by_azp = IdTokenClaims {
+            azp: Some("app".into()),
+            ..two_audiences
+        };
+        assert_eq!(check(&named_by_azp, alg, &expected(None)), Ok(()));
+    }
+
+    #[test]
+    fn stored_id_tokens_decode_without_a_key() {
+        // {"alg":"ES384"} . {"iss":"i","sub":"s","aud":"a","exp":2,"iat":1,"custom_data":{"k":1}} . sig
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES384"}"#);
+        let payload = URL_SAFE_NO_PAD
+            .encode(br#"{"iss":"i","sub":"s","aud":"a","exp":2,"iat":1,"custom_data":{"k":1}}"#);
+        let claims = decode_stored_id_token(&format!("{header}.{payload}.c2ln")).unwrap();
+        assert_eq!(claims.sub, "s");
+        assert_eq!(claims.extra["custom_data"], json!({ "k": 1 }));
+
+        assert!(matches!(
+            decode_stored_id_token("garbage"),
+            Err(LogtoError::InvalidIdToken(TokenError::Malformed))
+        ));
+        let no_sub = URL_SAFE_NO_PAD.encode(br#"{"iss":"i"}"#);
+        assert!(matches!(
+            decode_stored_id_token(&format!("{header}.{no_sub}.c2ln")),
+            Err(LogtoError::InvalidIdToken(TokenError::InvalidClaims(_)))
+        ));
     }
 }

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use url::Url;
 
 use super::LogtoError;
-use super::id_token::IdTokenError;
 
 /// A public key ready to verify signatures, with what the JWKS says about it.
 pub(crate) struct VerificationKey {
@@ -101,20 +100,21 @@ impl JwksCache {
     }
 
     /// The key for a token header, fetching the JWKS again when the `kid` is new to us.
+    /// `None` when no published key fits: the caller names the token that failed.
     pub(crate) async fn find(
         &self,
         http: &reqwest::Client,
         jwks_uri: &Url,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Arc<VerificationKey>, LogtoError> {
+    ) -> Result<Option<Arc<VerificationKey>>, LogtoError> {
         if let Some(key) = self.cached(kid, alg) {
-            return Ok(key);
+            return Ok(Some(key));
         }
         let mut last_fetch = self.last_fetch.lock().await;
         // Another request may have fetched the new keys while we waited for the lock.
         if let Some(key) = self.cached(kid, alg) {
-            return Ok(key);
+            return Ok(Some(key));
         }
         let recently = last_fetch.is_some_and(|at| at.elapsed() < self.min_refetch_interval);
         if !recently {
@@ -122,12 +122,7 @@ impl JwksCache {
             self.fetch(http, jwks_uri).await?;
             *last_fetch = Some(Instant::now());
         }
-        self.cached(kid, alg).ok_or_else(|| {
-            IdTokenError::UnknownKey {
-                kid: kid.map(str::to_owned),
-            }
-            .into()
-        })
+        Ok(self.cached(kid, alg))
     }
 
     fn cached(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerificationKey>> {

@@ -86,6 +86,59 @@ impl std::fmt::Debug for TokenSet {
     }
 }
 
+/// What the access token from a refresh is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TokenTarget {
+    /// No resource: an opaque token, good only at `/oidc/me`.
+    UserInfo,
+    /// A JWT for an API resource, sent as `resource=`. It must be one of
+    /// [`LogtoConfig::resources`](super::LogtoConfig::resources), requested at sign-in;
+    /// otherwise Logto answers `invalid_target`.
+    Resource(String),
+    /// A Logto organization token, sent as `organization_id=`. Its audience is
+    /// `urn:logto:organization:<id>`, and it needs the scope `urn:logto:scope:organizations`.
+    Organization(String),
+}
+
+impl TokenTarget {
+    /// The `aud` of the JWT access token issued for this target; `None` for the opaque
+    /// userinfo token. Pass it to [`verify_access_token`](super::LogtoClient::verify_access_token).
+    pub fn audience(&self) -> Option<String> {
+        match self {
+            Self::UserInfo => None,
+            Self::Resource(resource) => Some(resource.clone()),
+            Self::Organization(id) => Some(format!("urn:logto:organization:{id}")),
+        }
+    }
+}
+
+/// The result of a refresh-token grant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Opaque for [`TokenTarget::UserInfo`], a JWT otherwise.
+    pub access_token: String,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+    /// The rotated refresh token; the one just used when the response named none. Store it
+    /// at once: Logto revokes the whole grant when a spent refresh token is used again.
+    pub refresh_token: String,
+    /// The new ID token, when Logto sent one.
+    pub id_token: Option<String>,
+    /// The verified claims of `id_token`, for the same `sub` as before.
+    pub claims: Option<IdTokenClaims>,
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for Refreshed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refreshed")
+            .field("expires_at", &self.expires_at)
+            .field("claims", &self.claims)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Who the user is, from the verified ID token. Profile claims may be absent or `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserProfile {
@@ -186,5 +239,28 @@ mod tests {
         };
         let debug = format!("{attempt:?}");
         assert!(!debug.contains("the-"));
+        let refreshed = Refreshed {
+            access_token: "opaque-access".into(),
+            expires_at: Some(1),
+            refresh_token: "opaque-refresh".into(),
+            id_token: Some("header.payload.signature".into()),
+            claims: None,
+            scope: None,
+        };
+        let debug = format!("{refreshed:?}");
+        assert!(!debug.contains("payload") && !debug.contains("opaque"));
+    }
+
+    #[test]
+    fn targets_name_the_audience_of_their_access_token() {
+        assert_eq!(TokenTarget::UserInfo.audience(), None);
+        assert_eq!(
+            TokenTarget::Resource("https://api.example".into()).audience(),
+            Some("https://api.example".into())
+        );
+        assert_eq!(
+            TokenTarget::Organization("org_1".into()).audience(),
+            Some("urn:logto:organization:org_1".into())
+        );
     }
 }

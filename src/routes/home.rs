@@ -1,14 +1,49 @@
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web;
 
 use crate::error::AppError;
 use crate::session::UserSession;
-use crate::templates::{HomePage, UserView, html_page};
+use crate::sign_in_methods::SignInMethods;
+use crate::templates::{EmailForm, HomePage, SocialButton, UserView, html_page};
 
 /// `GET /`: shows whether the visitor is signed in. Reading an absent session creates
 /// nothing, so anonymous visitors get no cookie and no Redis key.
-pub async fn home(session: UserSession) -> Result<HttpResponse, AppError> {
-    let user = session.user().map(|user| UserView::from(&user.profile));
-    Ok(html_page(&HomePage {
-        user: user.as_ref(),
-    })?)
+pub async fn home(
+    session: UserSession,
+    methods: web::Data<SignInMethods>,
+) -> Result<HttpResponse, AppError> {
+    render_home(&session, &methods, None, StatusCode::OK)
+}
+
+/// The home page; `rejected_email` re-renders the email form with an error.
+pub(crate) fn render_home(
+    session: &UserSession,
+    methods: &SignInMethods,
+    rejected_email: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let user = session.user();
+    let view = user.as_ref().map(|user| UserView::from(&user.profile));
+    let social = methods
+        .social_connectors
+        .iter()
+        .map(|target| SocialButton {
+            target: target.clone(),
+            label: SignInMethods::label(target),
+        })
+        .collect::<Vec<_>>();
+    let email_form = methods.email_sign_in.then(|| EmailForm {
+        value: rejected_email.unwrap_or_default().to_owned(),
+        error: rejected_email.map(|_| "Enter a valid email address, like name@example.com."),
+    });
+    let page = HomePage {
+        user: view.as_ref(),
+        csrf_token: user.as_ref().map(|user| user.csrf_token.as_str()),
+        social: &social,
+        email_form: email_form.as_ref(),
+    };
+    let mut response = html_page(&page)?;
+    *response.status_mut() = status;
+    Ok(response)
 }

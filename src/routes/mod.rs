@@ -1,14 +1,20 @@
 //! One file per route. Each handler reads like the step of the sign-in flow it implements.
 
+mod api_token;
+mod books;
 mod callback;
 mod home;
+mod profile;
 mod sign_in;
 mod sign_out;
 
+pub use api_token::{ApiResources, api_token};
+pub use books::books;
 pub use callback::callback;
 pub use home::home;
-pub use sign_in::sign_in;
-pub use sign_out::sign_out;
+pub use profile::profile;
+pub use sign_in::{sign_in, sign_in_with_form};
+pub use sign_out::{confirm_sign_out, sign_out};
 
 use actix_web::HttpResponse;
 use actix_web::http::header::LOCATION;

@@ -1,30 +1,65 @@
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
+use crate::error::AppError;
 use crate::logto::{LogtoClient, error_chain};
 use crate::routes::see_other;
 use crate::session::UserSession;
+use crate::templates::{SignOutPage, html_page};
 
-/// `GET /sign-out`: ends the local session, then sends the browser to Logto's end-session
-/// endpoint (with `id_token_hint`), which returns it to the home page.
-pub async fn sign_out(logto: web::Data<LogtoClient>, session: UserSession) -> HttpResponse {
-    let user = session.user();
+/// The sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    csrf_token: String,
+}
+
+/// `GET /sign-out`: a confirmation page whose form posts to `/sign-out`. Signing out by a
+/// plain link would let any site sign users out.
+pub async fn confirm_sign_out(session: UserSession) -> Result<HttpResponse, AppError> {
+    let Some(user) = session.user() else {
+        return Ok(see_other("/"));
+    };
+    Ok(html_page(&SignOutPage {
+        csrf_token: &user.csrf_token,
+    })?)
+}
+
+/// `POST /sign-out`: checks the CSRF token, revokes the refresh token, ends the local session
+/// and sends the browser to Logto's end-session endpoint (with `id_token_hint`), which returns
+/// it to the home page.
+pub async fn sign_out(
+    logto: web::Data<LogtoClient>,
+    session: UserSession,
+    form: web::Form<SignOutForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(user) = session.user() else {
+        return Ok(see_other("/"));
+    };
+    if !bool::from(user.csrf_token.as_bytes().ct_eq(form.csrf_token.as_bytes())) {
+        return Err(AppError::CsrfMismatch);
+    }
+    if let Some(refresh_token) = &user.tokens.refresh_token
+        && let Err(error) = logto.revoke_refresh_token(refresh_token).await
+    {
+        log::warn!(
+            "could not revoke the refresh token of user {}: {}",
+            user.profile.sub,
+            error_chain(&error)
+        );
+    }
     session.sign_out();
+    log::info!("signed out user {}", user.profile.sub);
 
-    let id_token = user.as_ref().map(|user| user.tokens.id_token.as_str());
-    match logto.sign_out_url(id_token).await {
-        Ok(url) => {
-            if let Some(user) = &user {
-                log::info!("signed out user {}", user.profile.sub);
-            }
-            see_other(url.as_str())
-        }
+    match logto.sign_out_url(Some(&user.tokens.id_token)).await {
+        Ok(url) => Ok(see_other(url.as_str())),
         // The local session is gone either way; Logto's own session ends at its next sign-in.
         Err(error) => {
             log::warn!(
                 "signed out locally only, Logto's end-session URL is unknown: {}",
                 error_chain(&error)
             );
-            see_other("/")
+            Ok(see_other("/"))
         }
     }
 }

@@ -7,6 +7,7 @@
 mod cookie_budget;
 mod store;
 
+use std::collections::BTreeMap;
 use std::future::{Ready, ready};
 
 use actix_session::{Session, SessionExt};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::logto::{PendingSignIn, SignedIn, TokenSet, UserProfile};
+use crate::return_to::safe_return_to;
 
 pub use cookie_budget::{CookieBudget, MAX_COOKIE_BYTES};
 pub use store::{
@@ -27,19 +29,86 @@ const USER: &str = "user";
 /// Attempts kept at once, so that sign-ins started in two tabs both finish.
 const MAX_PENDING_SIGN_INS: usize = 3;
 
+/// A sign-in attempt and where to go once it succeeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInAttempt {
+    pub pending: PendingSignIn,
+    /// A path on this site, checked with [`safe_return_to`].
+    pub return_to: String,
+}
+
 /// The signed-in user, as stored in the session.
+///
+/// Take it as a handler argument to protect a route: an anonymous visitor is redirected to
+/// `/sign-in?return_to=<this path>` and comes back here after signing in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedInUser {
     pub profile: UserProfile,
     pub tokens: TokenSet,
+    /// Access tokens for API resources and organizations, by [`TokenTarget`] key.
+    ///
+    /// [`TokenTarget`]: crate::logto::TokenTarget
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_tokens: BTreeMap<String, CachedToken>,
+    /// Random, per sign-in: names this grant for refresh locks, across refresh-token rotation.
+    pub grant_id: String,
+    /// Bumped on every refresh, so a request can tell that another one refreshed first.
+    #[serde(default)]
+    pub revision: u64,
+    /// The synchronizer token that sign-out forms must carry (CSRF).
+    pub csrf_token: String,
 }
 
-impl From<SignedIn> for SignedInUser {
-    fn from(signed_in: SignedIn) -> Self {
+/// An access token and when it expires (Unix seconds).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedToken {
+    pub token: String,
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignedInUser {
+    /// A new sign-in, with fresh random grant id and CSRF token.
+    pub fn new(signed_in: SignedIn) -> Self {
         Self {
             profile: UserProfile::from(&signed_in.claims),
             tokens: signed_in.tokens,
+            extra_tokens: BTreeMap::new(),
+            grant_id: random_token(),
+            revision: 0,
+            csrf_token: random_token(),
         }
+    }
+}
+
+/// 128 random bits, base64url, from the same CSPRNG `oauth2` uses for `state`.
+fn random_token() -> String {
+    oauth2::CsrfToken::new_random().into_secret()
+}
+
+impl FromRequest for SignedInUser {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = UserSession::from_request(request, payload).into_inner();
+        let user = session.ok().and_then(|session| session.user());
+        ready(user.ok_or_else(|| {
+            AppError::SignInRequired {
+                return_to: request
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |path| path.as_str())
+                    .to_owned(),
+            }
+        }))
     }
 }
 
@@ -79,7 +148,11 @@ impl UserSession {
     }
 
     /// Remembers a sign-in attempt until its callback. The oldest attempts are forgotten.
-    pub fn begin_sign_in(&self, attempt: PendingSignIn) -> Result<(), AppError> {
+    pub fn begin_sign_in(&self, pending: PendingSignIn, return_to: &str) -> Result<(), AppError> {
+        let attempt = SignInAttempt {
+            pending,
+            return_to: safe_return_to(return_to).unwrap_or("/").to_owned(),
+        };
         let mut attempts = self.pending_sign_ins();
         attempts.push(attempt);
         let excess = attempts.len().saturating_sub(MAX_PENDING_SIGN_INS);
@@ -88,9 +161,11 @@ impl UserSession {
     }
 
     /// Removes and returns the attempt with this `state`. Each attempt can be taken once.
-    pub fn take_sign_in(&self, state: &str) -> Option<PendingSignIn> {
+    pub fn take_sign_in(&self, state: &str) -> Option<SignInAttempt> {
         let mut attempts = self.pending_sign_ins();
-        let index = attempts.iter().position(|attempt| attempt.state == state)?;
+        let index = attempts
+            .iter()
+            .position(|attempt| attempt.pending.state == state)?;
         let attempt = attempts.remove(index);
         if attempts.is_empty() || self.session.insert(PENDING_SIGN_INS, &attempts).is_err() {
             self.session.remove(PENDING_SIGN_INS);
@@ -121,9 +196,14 @@ impl UserSession {
         self.session.purge();
     }
 
-    fn pending_sign_ins(&self) -> Vec<PendingSignIn> {
+    /// Stores the user again after their tokens changed (a refresh).
+    pub fn update_user(&self, user: &SignedInUser) -> Result<(), AppError> {
+        self.insert_within_budget(USER, user)
+    }
+
+    fn pending_sign_ins(&self) -> Vec<SignInAttempt> {
         self.session
-            .get::<Vec<PendingSignIn>>(PENDING_SIGN_INS)
+            .get::<Vec<SignInAttempt>>(PENDING_SIGN_INS)
             .ok()
             .flatten()
             .unwrap_or_default()

@@ -34,7 +34,11 @@ type SessionState = std::collections::HashMap<String, String>;
 #[derive(Clone)]
 pub enum SessionBackend {
     Cookie,
-    Redis(RedisSessionStore),
+    Redis {
+        store: RedisSessionStore,
+        /// The same pool, for the app's own keys (refresh locks, token hand-off).
+        pool: deadpool_redis::Pool,
+    },
 }
 
 impl SessionBackend {
@@ -55,13 +59,23 @@ impl SessionBackend {
                 let pool = config
                     .create_pool(Some(Runtime::Tokio1))
                     .map_err(|error| error.to_string())?;
-                let store = RedisSessionStore::builder_pooled(pool)
+                let store = RedisSessionStore::builder_pooled(pool.clone())
                     .cache_keygen(|key| format!("bookstore:session:{key}"))
                     .build()
                     .await
                     .map_err(|error| error.to_string())?;
-                Ok(Self::Redis(store))
+                Ok(Self::Redis { store, pool })
             }
+        }
+    }
+}
+
+impl SessionBackend {
+    /// The Redis pool, when sessions live in Redis.
+    pub fn redis_pool(&self) -> Option<&deadpool_redis::Pool> {
+        match self {
+            Self::Cookie => None,
+            Self::Redis { pool, .. } => Some(pool),
         }
     }
 }
@@ -131,7 +145,7 @@ pub fn session_middleware(
 ) -> SessionMiddleware<WorkerStore> {
     let store = match backend {
         SessionBackend::Cookie => WorkerStore::Cookie(CookieSessionStore::default()),
-        SessionBackend::Redis(store) => WorkerStore::Redis(store.clone()),
+        SessionBackend::Redis { store, .. } => WorkerStore::Redis(store.clone()),
     };
     SessionMiddleware::builder(store, key)
         .cookie_name(SESSION_COOKIE_NAME.to_owned())

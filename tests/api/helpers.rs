@@ -20,6 +20,7 @@ use crate::test_idp::{RegisteredClient, TestIdp};
 
 pub const APP_ID: &str = "bookstore-test";
 pub const APP_SECRET: &str = "bookstore-test-secret";
+pub const API_RESOURCE: &str = "https://api.bookstore.example";
 
 /// Which session store the app under test uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,13 @@ pub async fn spawn_app_on(
         ("LOGTO_APP_ID", APP_ID.to_owned()),
         ("LOGTO_APP_SECRET", APP_SECRET.to_owned()),
         ("BASE_URL", address.clone()),
-        ("LOGTO_SCOPES", "email".to_owned()),
+        (
+            "LOGTO_SCOPES",
+            "email urn:logto:scope:organizations read:books".to_owned(),
+        ),
+        ("LOGTO_SOCIAL_CONNECTORS", "github,xiaomi".to_owned()),
+        ("LOGTO_EMAIL_SIGN_IN", "true".to_owned()),
+        ("LOGTO_RESOURCES", API_RESOURCE.to_owned()),
     ];
     if let Some(redis) = &redis {
         env.push(("SESSION_STORE", "redis".to_owned()));
@@ -196,6 +203,18 @@ impl TestApp {
         self.get_url(&callback).await
     }
 
+    /// Signs out as the page's form would: `POST /sign-out` with the session's CSRF token.
+    pub async fn sign_out(&self) -> Response {
+        let page = self.home_page().await;
+        let token = csrf_token(&page).expect("a signed-in page carries the sign-out form");
+        self.client
+            .post(format!("{}/sign-out", self.address))
+            .form(&[("csrf_token", token)])
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
     /// The home page's HTML.
     pub async fn home_page(&self) -> String {
         let response = self.get("/").await;
@@ -237,6 +256,13 @@ impl TestApp {
         }
         panic!("the app did not load Logto's discovery document and keys at start-up");
     }
+}
+
+/// The CSRF token in a page's sign-out form.
+pub fn csrf_token(page: &str) -> Option<String> {
+    let start = page.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
+    let end = page[start..].find('"')?;
+    Some(page[start..start + end].to_owned())
 }
 
 /// The `Location` header of a redirect.

@@ -7,7 +7,10 @@ mod test_idp_selftest;
 
 mod callback;
 mod home;
+mod logto_client;
+mod protected;
 mod sessions;
 mod sign_in;
 mod sign_out;
 mod startup;
+mod tokens;

@@ -32,12 +32,12 @@ async fn a_user_signs_in_and_out_through_logto(store: Store) {
     );
     assert!(home.contains("alice@example.com"));
     assert!(home.contains(r#"src="https://example.com/alice.png""#));
-    assert!(home.contains(r#"href="/sign-out""#));
+    assert!(home.contains(r#"action="/sign-out""#));
     if store == Store::Redis {
         assert_eq!(app.stored_sessions().await, 1);
     }
 
-    let sign_out = app.get("/sign-out").await;
+    let sign_out = app.sign_out().await;
     assert_eq!(sign_out.status(), StatusCode::SEE_OTHER);
     let end_session = location(&sign_out);
     assert!(end_session.starts_with(&format!("{}/session/end?", app.idp().issuer())));
@@ -71,7 +71,11 @@ async fn the_authorization_request_carries_pkce_state_nonce_and_the_reserved_sco
         value("redirect_uri"),
         Some(format!("{}/callback", app.address).as_str())
     );
-    assert_eq!(value("scope"), Some("openid offline_access profile email"));
+    assert_eq!(
+        value("scope"),
+        Some("openid offline_access profile email urn:logto:scope:organizations read:books")
+    );
+    assert_eq!(value("resource"), Some(crate::helpers::API_RESOURCE));
     assert_eq!(value("prompt"), Some("consent"));
     assert_eq!(value("code_challenge_method"), Some("S256"));
     assert_eq!(value("code_challenge").map(str::len), Some(43));
@@ -89,7 +93,7 @@ async fn a_sign_in_costs_logto_one_token_request_and_nothing_else() {
 
     for _ in 0..3 {
         assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
-        app.get("/sign-out").await;
+        app.sign_out().await;
     }
 
     assert_eq!(app.idp().request_count(Endpoint::Token), 3);

@@ -1,10 +1,12 @@
 //! An in-process OpenID Connect provider that mimics Logto's OIDC server, for integration tests.
 //!
 //! It serves discovery, JWKS, an auto-approving authorization endpoint, a token endpoint
-//! (authorization code + PKCE S256, `client_secret_basic`) and RP-initiated logout, all under
-//! `{endpoint}/oidc` like Logto. Tests can switch it into a [`Misbehaviour`] to exercise the
-//! app's rejection paths, swap the signed-in [`TestUser`], rotate the signing key and stop the
-//! server to simulate an outage.
+//! (authorization code + PKCE S256 and refresh token with rotation, `client_secret_basic`),
+//! userinfo, token revocation and RP-initiated logout, all under `{endpoint}/oidc` like Logto.
+//! It knows one API resource, [`BOOKSTORE_API`], and Logto's organization tokens. Tests can
+//! switch it into a [`Misbehaviour`] to exercise the app's rejection paths, swap the signed-in
+//! [`TestUser`], rotate the signing key, mint back-channel logout tokens, slow the token
+//! endpoint down, shorten access token lifetimes and stop the server to simulate an outage.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -34,8 +36,18 @@ use url::Url;
 
 /// How long an authorization code can be redeemed (Logto uses 60 s as well).
 const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
-/// Lifetime of ID and access tokens, in seconds.
+/// Lifetime of ID tokens, and default lifetime of access tokens, in seconds.
 const TOKEN_LIFETIME_SECS: i64 = 3600;
+/// Lifetime of logout tokens, in seconds.
+const LOGOUT_TOKEN_LIFETIME_SECS: i64 = 120;
+/// The API resource indicator the IdP knows, like one registered in Logto's console.
+pub const BOOKSTORE_API: &str = "https://api.bookstore.example";
+/// The permissions (scopes) of [`BOOKSTORE_API`].
+pub const BOOKSTORE_API_SCOPES: &str = "read:books write:books";
+/// The scope Logto requires for organization tokens.
+pub const ORGANIZATIONS_SCOPE: &str = "urn:logto:scope:organizations";
+/// The `events` member of a back-channel logout token.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Fixed account creation time of every test user (2023-11-14), in milliseconds like Logto.
 const USER_CREATED_AT_MS: i64 = 1_700_000_000_000;
 /// `aud` used by [`Misbehaviour::WrongAudience`].
@@ -89,9 +101,29 @@ impl TestUser {
             extra_claims: Map::new(),
         }
     }
+
+    /// The same user as a member of these organizations (the `organizations` claim, which
+    /// also decides who gets an organization token).
+    pub fn in_organizations(mut self, ids: &[&str]) -> Self {
+        self.extra_claims
+            .insert("organizations".to_owned(), json!(ids));
+        self
+    }
+
+    /// The organizations the user is a member of.
+    fn organizations(&self) -> Vec<&str> {
+        self.extra_claims
+            .get("organizations")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
 }
 
-/// A fault the IdP injects into the ID token or the token endpoint, until changed.
+/// A fault the IdP injects into the ID token or the token endpoint, until changed. The claim
+/// and signature faults (all but the nonce, `at_hash` and endpoint ones) also hit JWT access
+/// tokens. ID tokens from the refresh grant carry a nonce or `at_hash` only when a fault adds
+/// one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Misbehaviour {
     /// Behave like Logto.
@@ -137,11 +169,68 @@ pub enum Endpoint {
     Token,
     /// `GET /oidc/session/end`
     EndSession,
+    /// `GET /oidc/me`
+    UserInfo,
+    /// `POST /oidc/token/revocation`
+    Revocation,
 }
 
 impl Endpoint {
     /// Number of variants, i.e. of request counters (counters are indexed by `endpoint as usize`).
-    const COUNT: usize = 5;
+    const COUNT: usize = 7;
+}
+
+/// What [`TestIdp::logout_token`] puts in a back-channel logout token.
+#[derive(Clone, Debug, Default)]
+pub struct LogoutTokenSpec {
+    /// The Logto session that ended, see [`TestIdp::last_sid`].
+    pub sid: Option<String>,
+    /// The user who signed out.
+    pub sub: Option<String>,
+    /// A forgery to make, or none.
+    pub misbehaviour: LogoutMisbehaviour,
+}
+
+impl LogoutTokenSpec {
+    /// A valid logout token for one Logto session.
+    pub fn session(sid: &str) -> Self {
+        Self {
+            sid: Some(sid.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// The same token, forged as described.
+    pub fn forged(self, misbehaviour: LogoutMisbehaviour) -> Self {
+        Self {
+            misbehaviour,
+            ..self
+        }
+    }
+}
+
+/// How [`TestIdp::logout_token`] breaks a logout token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogoutMisbehaviour {
+    /// A valid logout token, as Logto sends it.
+    #[default]
+    None,
+    /// Signed with a key that is not published, under the current (published) `kid`.
+    WrongKey,
+    /// `iat` two hours ago, `exp` one hour ago.
+    Expired,
+    /// Has a `nonce`, which logout tokens must not have.
+    WithNonce,
+    /// No `events` claim: a plain JWT, not a logout token.
+    MissingEvents,
+    /// `aud` is `"someone-else"`.
+    WrongAudience,
+    /// `iss` is `"https://evil.example/oidc"`.
+    WrongIssuer,
+    /// No `jti` claim.
+    MissingJti,
+    /// Unsigned: header `{"alg":"none"}` and an empty signature.
+    AlgNone,
 }
 
 /// A running test IdP; dropping it without [`TestIdp::stop`] leaves it running until the
@@ -183,6 +272,8 @@ impl TestIdp {
                 .route("/oidc/jwks", web::get().to(jwks))
                 .route("/oidc/auth", web::get().to(authorize))
                 .route("/oidc/token", web::post().to(token))
+                .route("/oidc/token/revocation", web::post().to(revocation))
+                .route("/oidc/me", web::get().to(userinfo))
                 .route("/oidc/session/end", web::get().to(end_session))
         })
         .workers(1)
@@ -242,6 +333,38 @@ impl TestIdp {
         self.state.lock().last_authorize_query.clone()
     }
 
+    /// The Logto session id (`sid`) of the last successful authorization request: what a
+    /// logout token names to end that browser's session.
+    pub fn last_sid(&self) -> Option<String> {
+        self.state.lock().last_sid.clone()
+    }
+
+    /// How many refresh-token grants the token endpoint has received from the authenticated
+    /// client, valid or not.
+    pub fn refresh_grant_count(&self) -> usize {
+        self.state.refresh_grants.load(Ordering::SeqCst)
+    }
+
+    /// Makes the token endpoint wait this long before answering (from the next request on),
+    /// so that concurrent refreshes overlap as they would against a busy Logto.
+    pub fn set_token_delay(&self, delay: Duration) {
+        self.state.lock().token_delay = delay;
+    }
+
+    /// Lifetime of the access tokens issued from now on (`expires_in`), in seconds; 0 makes
+    /// them expire at once. The default is 3600, like Logto.
+    pub fn set_access_token_ttl(&self, secs: i64) {
+        self.state.lock().access_token_ttl = secs;
+    }
+
+    /// Mints a back-channel logout token for the registered client, signed with the current
+    /// key (or forged as `spec.misbehaviour` says): `iss`, `aud`, `iat`, `exp` (two minutes),
+    /// `jti`, the logout event and the `sid` and `sub` of `spec`, under header `typ`
+    /// `logout+jwt`.
+    pub fn logout_token(&self, spec: LogoutTokenSpec) -> String {
+        self.state.logout_token(&spec)
+    }
+
     /// Signs new tokens with a new P-384 key under a new `kid`; the JWKS keeps serving the old
     /// keys too, like Logto during a key rotation.
     pub fn rotate_signing_key(&self) {
@@ -272,6 +395,7 @@ struct IdpState {
     issuer: String,
     /// Indexed by `Endpoint as usize`.
     request_counts: [AtomicUsize; Endpoint::COUNT],
+    refresh_grants: AtomicUsize,
     mutable: Mutex<MutableState>,
 }
 
@@ -282,23 +406,67 @@ struct MutableState {
     /// Oldest first; the last one signs new tokens, all are published.
     signing_keys: Vec<SigningKey>,
     /// Unredeemed authorization codes.
-    grants: HashMap<String, AuthorizationGrant>,
+    codes: HashMap<String, AuthorizationCode>,
+    /// Grants by id, from the code exchange on; revoked ones stay, flagged.
+    grants: HashMap<String, Grant>,
+    /// Refresh tokens by value; a spent one stays, flagged, to detect its reuse.
+    refresh_tokens: HashMap<String, RefreshTokenState>,
+    /// Opaque access tokens by value, for `/oidc/me`.
+    access_tokens: HashMap<String, OpaqueAccessToken>,
     last_authorize_query: Option<Vec<(String, String)>>,
     last_end_session_query: Option<Vec<(String, String)>>,
+    last_sid: Option<String>,
+    token_delay: Duration,
+    access_token_ttl: i64,
 }
 
 /// What an authorization code stands for, captured when the user "signed in".
-struct AuthorizationGrant {
+struct AuthorizationCode {
     issued_at: Instant,
+    nonce: Option<String>,
+    code_challenge: String,
+    sign_in: SignIn,
+}
+
+/// One sign-in of one user: what the tokens of its grant are about.
+#[derive(Clone)]
+struct SignIn {
     /// Unix seconds of the sign-in, for `auth_time`.
     auth_time: i64,
     /// Session id, random per sign-in.
     sid: String,
-    nonce: Option<String>,
-    code_challenge: String,
     scope: String,
+    /// The `resource` parameters of the authorization request.
+    resources: Vec<String>,
     /// Snapshot, so that `set_user` between authorize and token does not leak into this grant.
     user: TestUser,
+}
+
+/// A redeemed authorization: every refresh and access token belongs to one.
+struct Grant {
+    sign_in: SignIn,
+    /// Revoking a grant invalidates all of its tokens, as in Logto.
+    revoked: bool,
+}
+
+struct RefreshTokenState {
+    grant_id: String,
+    /// Rotated away: using it again revokes the grant.
+    spent: bool,
+}
+
+struct OpaqueAccessToken {
+    grant_id: String,
+    /// Unix seconds.
+    expires_at: i64,
+    revoked: bool,
+}
+
+/// What the token endpoint issues an access token for (`resource` / `organization_id`).
+enum Target {
+    UserInfo,
+    Resource(String),
+    Organization(String),
 }
 
 /// A P-384 signing key and the `kid` under which its public half is published.
@@ -314,10 +482,30 @@ struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
-    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
     id_token: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
+}
+
+/// An OAuth error (RFC 6749 §5.2) from deep inside a grant, before it becomes a response.
+#[derive(Clone)]
+struct GrantError {
+    status: u16,
+    error: &'static str,
+    description: &'static str,
+}
+
+impl GrantError {
+    /// A 400 error, the usual status.
+    fn new(error: &'static str, description: &'static str) -> Self {
+        Self {
+            status: 400,
+            error,
+            description,
+        }
+    }
 }
 
 impl IdpState {
@@ -334,13 +522,20 @@ impl IdpState {
             issuer: format!("{endpoint}/oidc"),
             endpoint,
             request_counts: Default::default(),
+            refresh_grants: AtomicUsize::new(0),
             mutable: Mutex::new(MutableState {
                 misbehaviour: Misbehaviour::None,
                 user: TestUser::alice(),
                 signing_keys: vec![SigningKey::generate()],
+                codes: HashMap::new(),
                 grants: HashMap::new(),
+                refresh_tokens: HashMap::new(),
+                access_tokens: HashMap::new(),
                 last_authorize_query: None,
                 last_end_session_query: None,
+                last_sid: None,
+                token_delay: Duration::ZERO,
+                access_token_ttl: TOKEN_LIFETIME_SECS,
             }),
         }
     }
@@ -360,21 +555,38 @@ impl IdpState {
         })
     }
 
-    /// The signed ID token for a redeemed grant, with the current misbehaviour applied.
-    fn issue_id_token(&self, grant: &AuthorizationGrant, access_token: &str) -> String {
-        let (misbehaviour, current_key) = {
-            let shared = self.lock();
-            let current_key = shared.signing_keys.last().expect("there is always a key");
-            (shared.misbehaviour, current_key.clone())
-        };
-        let claims = self.id_token_claims(grant, access_token, misbehaviour);
-        sign_id_token(&claims, &current_key, misbehaviour)
+    /// The key that signs new tokens, and the fault to inject.
+    fn signer(&self) -> Signer {
+        let shared = self.lock();
+        Signer {
+            key: shared
+                .signing_keys
+                .last()
+                .expect("there is always a key")
+                .clone(),
+            misbehaviour: shared.misbehaviour,
+        }
     }
 
-    fn id_token_claims(
+    /// The signed ID token of a sign-in, with the current misbehaviour applied. Only the code
+    /// exchange passes the request's `nonce` and the `access_token` for `at_hash`.
+    fn issue_id_token(
         &self,
-        grant: &AuthorizationGrant,
-        access_token: &str,
+        sign_in: &SignIn,
+        nonce: Option<&str>,
+        access_token: Option<&str>,
+    ) -> String {
+        let signer = self.signer();
+        let claims = self.id_token_claims(sign_in, nonce, access_token, signer.misbehaviour);
+        signer.sign(&claims, "JWT")
+    }
+
+    /// `iat`, `exp`, `iss` and `aud` of a token living `lifetime` seconds, with the faults in
+    /// registered claims applied.
+    fn registered_claims(
+        &self,
+        audience: &str,
+        lifetime: i64,
         misbehaviour: Misbehaviour,
     ) -> Map<String, Value> {
         let now = unix_now();
@@ -383,7 +595,7 @@ impl IdpState {
             Misbehaviour::IssuedInTheFuture => {
                 (now + TOKEN_LIFETIME_SECS, now + 2 * TOKEN_LIFETIME_SECS)
             }
-            _ => (now, now + TOKEN_LIFETIME_SECS),
+            _ => (now, now + lifetime),
         };
         let issuer = match misbehaviour {
             Misbehaviour::WrongIssuer => FOREIGN_ISSUER,
@@ -391,35 +603,47 @@ impl IdpState {
         };
         let audience = match misbehaviour {
             Misbehaviour::WrongAudience => FOREIGN_AUDIENCE,
-            _ => &self.client.client_id,
+            _ => audience,
         };
-        let nonce = match misbehaviour {
-            Misbehaviour::WrongNonce => Some(WRONG_NONCE),
-            Misbehaviour::MissingNonce => None,
-            _ => grant.nonce.as_deref(),
-        };
-        let hashed_access_token = match misbehaviour {
-            Misbehaviour::WrongAtHash => "a-different-access-token",
-            _ => access_token,
-        };
-
-        let user = &grant.user;
-        let mut claims: Map<String, Value> = [
+        claims_map([
             ("iss", json!(issuer)),
-            ("sub", json!(user.sub)),
             ("aud", json!(audience)),
             ("exp", json!(expires_at)),
             ("iat", json!(issued_at)),
-            ("auth_time", json!(grant.auth_time)),
-            ("at_hash", json!(at_hash(hashed_access_token))),
-            ("sid", json!(grant.sid)),
+        ])
+    }
+
+    fn id_token_claims(
+        &self,
+        sign_in: &SignIn,
+        nonce: Option<&str>,
+        access_token: Option<&str>,
+        misbehaviour: Misbehaviour,
+    ) -> Map<String, Value> {
+        let nonce = match misbehaviour {
+            Misbehaviour::WrongNonce => Some(WRONG_NONCE),
+            Misbehaviour::MissingNonce => None,
+            _ => nonce,
+        };
+        let hashed_access_token = match misbehaviour {
+            Misbehaviour::WrongAtHash => Some("a-different-access-token"),
+            _ => access_token,
+        };
+
+        let user = &sign_in.user;
+        let mut claims =
+            self.registered_claims(&self.client.client_id, TOKEN_LIFETIME_SECS, misbehaviour);
+        claims.extend(claims_map([
+            ("sub", json!(user.sub)),
+            ("auth_time", json!(sign_in.auth_time)),
+            ("sid", json!(sign_in.sid)),
             ("picture", json!(user.picture)),
             ("created_at", json!(USER_CREATED_AT_MS)),
-            ("updated_at", json!(grant.auth_time * 1000)),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect();
+            ("updated_at", json!(sign_in.auth_time * 1000)),
+        ]));
+        if let Some(access_token) = hashed_access_token {
+            claims.insert("at_hash".to_owned(), json!(at_hash(access_token)));
+        }
         if let Some(nonce) = nonce {
             claims.insert("nonce".to_owned(), json!(nonce));
         }
@@ -435,6 +659,121 @@ impl IdpState {
         }
         claims.extend(user.extra_claims.clone());
         claims
+    }
+
+    /// A JWT access token (RFC 9068, as Logto formats it) for `audience`.
+    fn issue_jwt_access_token(
+        &self,
+        sign_in: &SignIn,
+        audience: &str,
+        scope: Option<&str>,
+        lifetime: i64,
+    ) -> String {
+        let signer = self.signer();
+        let mut claims = self.registered_claims(audience, lifetime, signer.misbehaviour);
+        claims.extend(claims_map([
+            ("jti", json!(random_token())),
+            ("sub", json!(sign_in.user.sub)),
+            ("client_id", json!(self.client.client_id)),
+        ]));
+        if let Some(scope) = scope {
+            claims.insert("scope".to_owned(), json!(scope));
+        }
+        signer.sign(&claims, "at+jwt")
+    }
+
+    /// The claims `/oidc/me` returns for a sign-in: `sub`, and what the granted scopes allow.
+    fn userinfo_claims(&self, sign_in: &SignIn) -> Map<String, Value> {
+        let user = &sign_in.user;
+        let granted = |scope| has_scope(&sign_in.scope, scope);
+        let mut claims = claims_map([("sub", json!(user.sub))]);
+        if granted("profile") {
+            claims.extend(claims_map([
+                ("name", json!(user.name)),
+                ("username", json!(user.username)),
+                ("picture", json!(user.picture)),
+                ("created_at", json!(USER_CREATED_AT_MS)),
+                ("updated_at", json!(sign_in.auth_time * 1000)),
+            ]));
+        }
+        if granted("email") {
+            claims.extend(claims_map([
+                ("email", json!(user.email)),
+                ("email_verified", json!(user.email.is_some())),
+            ]));
+        }
+        // Extra claims that belong to a scope need it; the others are always returned.
+        let scope_of_claim = |claim: &str| match claim {
+            "custom_data" => Some("custom_data"),
+            "identities" | "sso_identities" => Some("identities"),
+            "roles" => Some("roles"),
+            "organizations" => Some(ORGANIZATIONS_SCOPE),
+            "organization_roles" => Some("urn:logto:scope:organization_roles"),
+            _ => None,
+        };
+        claims.extend(
+            user.extra_claims
+                .iter()
+                .filter(|(claim, _)| scope_of_claim(claim).is_none_or(granted))
+                .map(|(claim, value)| (claim.clone(), value.clone())),
+        );
+        claims
+    }
+
+    /// A back-channel logout token for the registered client, forged as `spec` says.
+    fn logout_token(&self, spec: &LogoutTokenSpec) -> String {
+        let signer = self.signer();
+        let now = unix_now();
+        let (issued_at, expires_at) = match spec.misbehaviour {
+            LogoutMisbehaviour::Expired => {
+                (now - 2 * TOKEN_LIFETIME_SECS, now - TOKEN_LIFETIME_SECS)
+            }
+            _ => (now, now + LOGOUT_TOKEN_LIFETIME_SECS),
+        };
+        let issuer = match spec.misbehaviour {
+            LogoutMisbehaviour::WrongIssuer => FOREIGN_ISSUER,
+            _ => &self.issuer,
+        };
+        let audience = match spec.misbehaviour {
+            LogoutMisbehaviour::WrongAudience => FOREIGN_AUDIENCE,
+            _ => &self.client.client_id,
+        };
+        let mut claims = claims_map([
+            ("iss", json!(issuer)),
+            ("aud", json!(audience)),
+            ("iat", json!(issued_at)),
+            ("exp", json!(expires_at)),
+            ("jti", json!(random_token())),
+            ("events", json!({ BACKCHANNEL_LOGOUT_EVENT: {} })),
+        ]);
+        let optional = [("sid", &spec.sid), ("sub", &spec.sub)];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                claims.insert(name.to_owned(), json!(value));
+            }
+        }
+        match spec.misbehaviour {
+            LogoutMisbehaviour::WithNonce => {
+                claims.insert("nonce".to_owned(), json!(WRONG_NONCE));
+            }
+            LogoutMisbehaviour::MissingEvents => {
+                claims.remove("events");
+            }
+            LogoutMisbehaviour::MissingJti => {
+                claims.remove("jti");
+            }
+            _ => {}
+        }
+
+        let key = &signer.key;
+        match spec.misbehaviour {
+            LogoutMisbehaviour::WrongKey => {
+                let impostor = SigningKey::generate();
+                es384_jwt(&claims, &key.kid, "logout+jwt", &impostor.encoding_key())
+            }
+            LogoutMisbehaviour::AlgNone => unsigned_jwt(&claims, "logout+jwt"),
+            _ => es384_jwt(&claims, &key.kid, "logout+jwt", &key.encoding_key()),
+        }
     }
 
     /// Whether `hint` is an ID token this IdP issued to the client. Expired hints are fine:
@@ -505,41 +844,59 @@ impl SigningKey {
     }
 }
 
-/// Signs the ID token claims, applying the signature-level misbehaviours.
-fn sign_id_token(
-    claims: &Map<String, Value>,
-    current_key: &SigningKey,
+/// A snapshot of what signs new tokens: the current key, and the fault to inject.
+struct Signer {
+    key: SigningKey,
     misbehaviour: Misbehaviour,
-) -> String {
-    match misbehaviour {
-        Misbehaviour::WrongSignature => {
-            let impostor = SigningKey::generate();
-            es384_jwt(claims, &current_key.kid, &impostor.encoding_key())
+}
+
+impl Signer {
+    /// Signs `claims` under header `typ`, applying the signature-level misbehaviours.
+    fn sign(&self, claims: &Map<String, Value>, typ: &str) -> String {
+        let key = &self.key;
+        match self.misbehaviour {
+            Misbehaviour::WrongSignature => {
+                let impostor = SigningKey::generate();
+                es384_jwt(claims, &key.kid, typ, &impostor.encoding_key())
+            }
+            Misbehaviour::UnknownKid => {
+                let unpublished = SigningKey::generate();
+                es384_jwt(claims, UNKNOWN_KID, typ, &unpublished.encoding_key())
+            }
+            Misbehaviour::AlgNone => unsigned_jwt(claims, typ),
+            Misbehaviour::Hs256SignedWithPublicKey => {
+                let mut header = Header::new(Algorithm::HS256);
+                header.kid = Some(key.kid.clone());
+                header.typ = Some(typ.to_owned());
+                let secret = EncodingKey::from_secret(key.public_key_pem().as_bytes());
+                jsonwebtoken::encode(&header, claims, &secret).expect("HS256 signing cannot fail")
+            }
+            // The remaining faults are in the claims, or never reach a token.
+            _ => es384_jwt(claims, &key.kid, typ, &key.encoding_key()),
         }
-        Misbehaviour::UnknownKid => {
-            let unpublished = SigningKey::generate();
-            es384_jwt(claims, UNKNOWN_KID, &unpublished.encoding_key())
-        }
-        Misbehaviour::AlgNone => {
-            // jsonwebtoken has no `none` algorithm, so the token is assembled by hand.
-            let header = json!({ "alg": "none", "typ": "JWT" });
-            format!("{}.{}.", base64url_json(&header), base64url_json(claims))
-        }
-        Misbehaviour::Hs256SignedWithPublicKey => {
-            let mut header = Header::new(Algorithm::HS256);
-            header.kid = Some(current_key.kid.clone());
-            let secret = EncodingKey::from_secret(current_key.public_key_pem().as_bytes());
-            jsonwebtoken::encode(&header, claims, &secret).expect("HS256 signing cannot fail")
-        }
-        // The remaining faults are in the claims, or never reach the ID token.
-        _ => es384_jwt(claims, &current_key.kid, &current_key.encoding_key()),
     }
 }
 
-fn es384_jwt(claims: &Map<String, Value>, kid: &str, key: &EncodingKey) -> String {
+fn es384_jwt(claims: &Map<String, Value>, kid: &str, typ: &str, key: &EncodingKey) -> String {
     let mut header = Header::new(Algorithm::ES384);
     header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
     jsonwebtoken::encode(&header, claims, key).expect("ES384 signing with a P-384 key works")
+}
+
+/// A JWT with `alg: none` and an empty signature; jsonwebtoken cannot make one, so it is
+/// assembled by hand.
+fn unsigned_jwt(claims: &Map<String, Value>, typ: &str) -> String {
+    let header = json!({ "alg": "none", "typ": typ });
+    format!("{}.{}.", base64url_json(&header), base64url_json(claims))
+}
+
+/// A claims object from name-value pairs.
+fn claims_map<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }
 
 async fn discovery(state: web::Data<IdpState>) -> HttpResponse {
@@ -555,15 +912,16 @@ async fn discovery(state: web::Data<IdpState>) -> HttpResponse {
         "revocation_endpoint": format!("{issuer}/token/revocation"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        // Only the grant the token endpoint implements (Logto also lists refresh_token etc.).
-        "grant_types_supported": ["authorization_code"],
+        // Only the grants the token endpoint implements (Logto also lists client_credentials).
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES384"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": [
             "openid", "offline_access", "profile", "email", "phone",
-            "custom_data", "identities", "roles",
+            "custom_data", "identities", "roles", ORGANIZATIONS_SCOPE,
+            "urn:logto:scope:organization_roles",
         ],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
@@ -573,6 +931,8 @@ async fn discovery(state: web::Data<IdpState>) -> HttpResponse {
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     }))
 }
 
@@ -616,17 +976,22 @@ async fn authorize(state: web::Data<IdpState>, request: HttpRequest) -> HttpResp
     };
 
     let code = random_token();
+    let sid = random_token();
     let mut shared = state.lock();
-    let grant = AuthorizationGrant {
+    let authorization = AuthorizationCode {
         issued_at: Instant::now(),
-        auth_time: unix_now(),
-        sid: random_token(),
         nonce: request.nonce.map(str::to_owned),
         code_challenge: request.code_challenge.to_owned(),
-        scope: request.scope.to_owned(),
-        user: shared.user.clone(),
+        sign_in: SignIn {
+            auth_time: unix_now(),
+            sid: sid.clone(),
+            scope: request.scope.to_owned(),
+            resources: request.resources,
+            user: shared.user.clone(),
+        },
     };
-    shared.grants.insert(code.clone(), grant);
+    shared.codes.insert(code.clone(), authorization);
+    shared.last_sid = Some(sid);
     drop(shared);
     see_other(with_query(
         &state.redirect_uri,
@@ -644,6 +1009,7 @@ struct AuthorizationRequest<'a> {
     scope: &'a str,
     code_challenge: &'a str,
     nonce: Option<&'a str>,
+    resources: Vec<String>,
 }
 
 /// Checks what Logto requires of an authorization request besides client and redirect URI.
@@ -668,18 +1034,36 @@ fn parse_authorization_request(
         return Err(("invalid_request", "code_challenge_method must be S256"));
     }
     let state = param("state").ok_or(("invalid_request", "state is required"))?;
+    let resources: Vec<String> = query
+        .iter()
+        .filter(|(name, _)| name == "resource")
+        .map(|(_, resource)| resource.clone())
+        .collect();
+    if resources.iter().any(|resource| resource != BOOKSTORE_API) {
+        return Err((
+            "invalid_target",
+            "resource indicator is missing, or unknown",
+        ));
+    }
     Ok(AuthorizationRequest {
         state,
         scope,
         code_challenge,
         nonce: param("nonce"),
+        resources,
     })
 }
 
 async fn token(state: web::Data<IdpState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
     state.count(Endpoint::Token);
+    let (misbehaviour, delay) = {
+        let shared = state.lock();
+        (shared.misbehaviour, shared.token_delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     // Endpoint-level faults come first: a broken server does not get to validate anything.
-    let misbehaviour = state.lock().misbehaviour;
     match misbehaviour {
         Misbehaviour::TokenEndpointError500 => {
             return HttpResponse::InternalServerError()
@@ -697,63 +1081,309 @@ async fn token(state: web::Data<IdpState>, request: HttpRequest, body: web::Byte
     }
 
     if !state.authenticates_client(&request) {
-        return HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="oidc""#))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({
-                "error": "invalid_client",
-                "error_description": "client authentication failed",
-            }));
+        return invalid_client();
     }
 
     let form = form_pairs(&body);
-    let param = |name| first_value(&form, name);
-    if param("grant_type") != Some("authorization_code") {
-        return oauth_error(
+    let result = match first_value(&form, "grant_type") {
+        Some("authorization_code") => authorization_code_grant(&state, &form),
+        Some("refresh_token") => {
+            state.refresh_grants.fetch_add(1, Ordering::SeqCst);
+            refresh_token_grant(&state, &form)
+        }
+        _ => Err(GrantError::new(
             "unsupported_grant_type",
-            "only authorization_code is supported",
-        );
+            "only authorization_code and refresh_token are supported",
+        )),
+    };
+    match result {
+        Ok(response) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(response),
+        Err(error) => oauth_error(&error),
     }
-    let Some(code) = param("code") else {
-        return oauth_error("invalid_request", "missing required parameter 'code'");
-    };
+}
+
+fn authorization_code_grant(
+    state: &IdpState,
+    form: &[(String, String)],
+) -> Result<TokenResponse, GrantError> {
+    let param = |name| first_value(form, name);
+    let code = param("code").ok_or(GrantError::new(
+        "invalid_request",
+        "missing required parameter 'code'",
+    ))?;
     // Removing it consumes the code on first use, even if a check below then fails.
-    let Some(grant) = state.lock().grants.remove(code) else {
-        return oauth_error(
+    let authorization = state.lock().codes.remove(code).ok_or(GrantError::new(
+        "invalid_grant",
+        "grant request is invalid (code not found or already used)",
+    ))?;
+    if authorization.issued_at.elapsed() > AUTHORIZATION_CODE_LIFETIME {
+        return Err(GrantError::new(
             "invalid_grant",
-            "grant request is invalid (code not found or already used)",
-        );
-    };
-    if grant.issued_at.elapsed() > AUTHORIZATION_CODE_LIFETIME {
-        return oauth_error("invalid_grant", "grant request is invalid (code expired)");
+            "grant request is invalid (code expired)",
+        ));
     }
     if param("redirect_uri") != Some(state.client.redirect_uri.as_str()) {
-        return oauth_error(
+        return Err(GrantError::new(
             "invalid_grant",
             "grant request is invalid (redirect_uri mismatch)",
-        );
+        ));
     }
     let pkce_verified = param("code_verifier")
-        .is_some_and(|verifier| pkce_challenge(verifier) == grant.code_challenge);
+        .is_some_and(|verifier| pkce_challenge(verifier) == authorization.code_challenge);
     if !pkce_verified {
-        return oauth_error(
+        return Err(GrantError::new(
             "invalid_grant",
             "grant request is invalid (PKCE verification failed)",
+        ));
+    }
+    let sign_in = authorization.sign_in;
+    let target = target_of(form, &sign_in)?;
+
+    let grant_id = random_token();
+    let refresh_token = has_scope(&sign_in.scope, "offline_access").then(random_token);
+    let mut shared = state.lock();
+    if let Some(refresh_token) = &refresh_token {
+        shared.refresh_tokens.insert(
+            refresh_token.clone(),
+            RefreshTokenState {
+                grant_id: grant_id.clone(),
+                spent: false,
+            },
         );
     }
+    shared.grants.insert(
+        grant_id.clone(),
+        Grant {
+            sign_in: sign_in.clone(),
+            revoked: false,
+        },
+    );
+    drop(shared);
 
-    let access_token = random_token();
-    let response = TokenResponse {
-        id_token: state.issue_id_token(&grant, &access_token),
+    let (access_token, expires_in, scope) = state.issue_access_token(&grant_id, &sign_in, &target);
+    Ok(TokenResponse {
+        id_token: state.issue_id_token(
+            &sign_in,
+            authorization.nonce.as_deref(),
+            Some(&access_token),
+        ),
         access_token,
         token_type: "Bearer",
-        expires_in: TOKEN_LIFETIME_SECS,
-        refresh_token: has_scope(&grant.scope, "offline_access").then(random_token),
-        scope: grant.scope,
+        expires_in,
+        refresh_token,
+        scope,
+    })
+}
+
+/// Logto's refresh-token grant: rotation, and reuse detection that revokes the whole grant.
+fn refresh_token_grant(
+    state: &IdpState,
+    form: &[(String, String)],
+) -> Result<TokenResponse, GrantError> {
+    let presented = first_value(form, "refresh_token").ok_or(GrantError::new(
+        "invalid_request",
+        "missing required parameter 'refresh_token'",
+    ))?;
+    let not_found = GrantError::new("invalid_grant", "grant request is invalid");
+
+    // One critical section, so that of two concurrent uses exactly one rotates the token.
+    let mut shared = state.lock();
+    let (grant_id, spent) = shared
+        .refresh_tokens
+        .get(presented)
+        .map(|token| (token.grant_id.clone(), token.spent))
+        .ok_or_else(|| not_found.clone())?;
+    let grant = shared.grants.get_mut(&grant_id).ok_or(not_found.clone())?;
+    if grant.revoked {
+        return Err(not_found);
+    }
+    if spent {
+        grant.revoked = true;
+        return Err(GrantError::new(
+            "invalid_grant",
+            "grant request is invalid (refresh token already used)",
+        ));
+    }
+    let sign_in = grant.sign_in.clone();
+    let target = target_of(form, &sign_in)?;
+    if let Target::Organization(id) = &target {
+        if !has_scope(&sign_in.scope, ORGANIZATIONS_SCOPE) {
+            return Err(GrantError {
+                status: 403,
+                error: "insufficient_scope",
+                description: "refresh token missing required scope",
+            });
+        }
+        if !sign_in.user.organizations().contains(&id.as_str()) {
+            return Err(GrantError::new(
+                "access_denied",
+                "user is not a member of the organization",
+            ));
+        }
+    }
+    let rotated = random_token();
+    if let Some(token) = shared.refresh_tokens.get_mut(presented) {
+        token.spent = true;
+    }
+    shared.refresh_tokens.insert(
+        rotated.clone(),
+        RefreshTokenState {
+            grant_id: grant_id.clone(),
+            spent: false,
+        },
+    );
+    drop(shared);
+
+    let (access_token, expires_in, scope) = state.issue_access_token(&grant_id, &sign_in, &target);
+    Ok(TokenResponse {
+        // Refreshed ID tokens have neither nonce nor at_hash, as in Logto.
+        id_token: state.issue_id_token(&sign_in, None, None),
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(rotated),
+        scope,
+    })
+}
+
+/// What a token request asks an access token for; a resource must have been requested at
+/// sign-in, as Logto requires.
+fn target_of(form: &[(String, String)], sign_in: &SignIn) -> Result<Target, GrantError> {
+    match (
+        first_value(form, "resource"),
+        first_value(form, "organization_id"),
+    ) {
+        (None, None) => Ok(Target::UserInfo),
+        (Some(resource), None) => {
+            if resource == BOOKSTORE_API && sign_in.resources.iter().any(|r| r == resource) {
+                Ok(Target::Resource(resource.to_owned()))
+            } else {
+                Err(GrantError::new(
+                    "invalid_target",
+                    "resource indicator is missing, or unknown",
+                ))
+            }
+        }
+        (None, Some(id)) => Ok(Target::Organization(id.to_owned())),
+        (Some(_), Some(_)) => Err(GrantError::new(
+            "invalid_request",
+            "resource and organization_id cannot be combined",
+        )),
+    }
+}
+
+impl IdpState {
+    /// A new access token of `grant_id` for `target`: `(token, expires_in, scope)`.
+    fn issue_access_token(
+        &self,
+        grant_id: &str,
+        sign_in: &SignIn,
+        target: &Target,
+    ) -> (String, i64, Option<String>) {
+        let lifetime = self.lock().access_token_ttl;
+        match target {
+            Target::UserInfo => {
+                let token = random_token();
+                self.lock().access_tokens.insert(
+                    token.clone(),
+                    OpaqueAccessToken {
+                        grant_id: grant_id.to_owned(),
+                        expires_at: unix_now() + lifetime,
+                        revoked: false,
+                    },
+                );
+                (token, lifetime, Some(sign_in.scope.clone()))
+            }
+            Target::Resource(resource) => {
+                let granted: Vec<&str> = BOOKSTORE_API_SCOPES
+                    .split_whitespace()
+                    .filter(|scope| has_scope(&sign_in.scope, scope))
+                    .collect();
+                let scope = (!granted.is_empty()).then(|| granted.join(" "));
+                let token =
+                    self.issue_jwt_access_token(sign_in, resource, scope.as_deref(), lifetime);
+                (token, lifetime, scope)
+            }
+            Target::Organization(id) => {
+                let audience = format!("urn:logto:organization:{id}");
+                let token = self.issue_jwt_access_token(sign_in, &audience, None, lifetime);
+                (token, lifetime, None)
+            }
+        }
+    }
+}
+
+/// `GET /oidc/me`: the claims of the user behind a valid opaque access token.
+async fn userinfo(state: web::Data<IdpState>, request: HttpRequest) -> HttpResponse {
+    state.count(Endpoint::UserInfo);
+    let challenge = |status: u16, error: &str, description: &str| {
+        HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status).expect("a valid status code"),
+        )
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            format!(
+                r#"Bearer realm="{}", error="{error}", error_description="{description}""#,
+                state.issuer
+            ),
+        ))
+        .json(json!({ "error": error, "error_description": description }))
     };
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(response)
+    let Some(token) = bearer_token(&request) else {
+        // Like oidc-provider: a missing token is a bad request, a bad one is unauthorized.
+        return challenge(400, "invalid_request", "no access token provided");
+    };
+    let shared = state.lock();
+    let sign_in = shared
+        .access_tokens
+        .get(token)
+        .filter(|access| !access.revoked && unix_now() < access.expires_at)
+        .and_then(|access| shared.grants.get(&access.grant_id))
+        .filter(|grant| !grant.revoked)
+        .map(|grant| grant.sign_in.clone());
+    drop(shared);
+    match sign_in {
+        Some(sign_in) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(state.userinfo_claims(&sign_in)),
+        None => challenge(401, "invalid_token", "invalid token provided"),
+    }
+}
+
+/// `POST /oidc/token/revocation` (RFC 7009). Revoking a refresh token revokes its grant, as
+/// oidc-provider does; unknown tokens are fine.
+async fn revocation(
+    state: web::Data<IdpState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    state.count(Endpoint::Revocation);
+    if !state.authenticates_client(&request) {
+        return invalid_client();
+    }
+    let form = form_pairs(&body);
+    let Some(token) = first_value(&form, "token") else {
+        return oauth_error(&GrantError::new(
+            "invalid_request",
+            "missing required parameter 'token'",
+        ));
+    };
+    // The hint only speeds up the lookup (RFC 7009 §2.1), so both kinds are always searched.
+    let mut shared = state.lock();
+    let grant_id = shared
+        .refresh_tokens
+        .get(token)
+        .map(|refresh| refresh.grant_id.clone());
+    if let Some(grant) = grant_id.and_then(|id| shared.grants.get_mut(&id)) {
+        grant.revoked = true;
+    }
+    if let Some(access) = shared.access_tokens.get_mut(token) {
+        access.revoked = true;
+    }
+    drop(shared);
+    HttpResponse::Ok().finish()
 }
 
 async fn end_session(state: web::Data<IdpState>, request: HttpRequest) -> HttpResponse {
@@ -852,11 +1482,38 @@ fn plain_bad_request(message: &'static str) -> HttpResponse {
         .body(message)
 }
 
-/// A 400 token endpoint error (RFC 6749 §5.2).
-fn oauth_error(error: &str, description: &str) -> HttpResponse {
-    HttpResponse::BadRequest()
+/// A token endpoint error (RFC 6749 §5.2).
+fn oauth_error(error: &GrantError) -> HttpResponse {
+    HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(error.status).expect("a valid status code"),
+    )
+    .insert_header((header::CACHE_CONTROL, "no-store"))
+    .json(json!({ "error": error.error, "error_description": error.description }))
+}
+
+/// The 401 for failed `client_secret_basic` authentication.
+fn invalid_client() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="oidc""#))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "error": error, "error_description": description }))
+        .json(json!({
+            "error": "invalid_client",
+            "error_description": "client authentication failed",
+        }))
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer_token(request: &HttpRequest) -> Option<&str> {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// BASE64URL-NOPAD(SHA-256(verifier)), the S256 PKCE challenge (RFC 7636 §4.2).

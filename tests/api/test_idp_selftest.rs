@@ -99,13 +99,25 @@ fn location_of(response: &Response) -> Url {
 
 /// Runs `/oidc/auth` as the app's browser would and returns the code it was redirected with.
 async fn authorize(idp: &TestIdp, http: &Client, scope: &str) -> PendingSignIn {
+    authorize_with(idp, http, scope, &[]).await
+}
+
+/// Like [`authorize`], with `extra` parameters (such as `resource`) added to the request.
+async fn authorize_with(
+    idp: &TestIdp,
+    http: &Client,
+    scope: &str,
+    extra: &[(&'static str, &str)],
+) -> PendingSignIn {
     let client = registered_client();
     let code_verifier = random_string();
     let code_challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(code_verifier.as_bytes()));
     let nonce = random_string();
+    let mut query = authorize_query(&client, &code_challenge, &nonce, scope);
+    query.extend_from_slice(extra);
     let response = http
         .get(format!("{}/auth", idp.issuer()))
-        .query(&authorize_query(&client, &code_challenge, &nonce, scope))
+        .query(&query)
         .send()
         .await
         .expect("authorize request succeeds");
@@ -180,11 +192,73 @@ fn kid_of(jwk: &Jwk) -> &str {
 
 /// Verifies an ID token the way a relying party must: ES384, key from the JWKS, aud and iss.
 fn verify(id_token: &str, jwk: &Jwk, idp: &TestIdp) -> jsonwebtoken::errors::Result<Value> {
+    verify_for(id_token, jwk, idp, &registered_client().client_id)
+}
+
+/// Verifies any JWT of the IdP (ES384, `iss`, `exp`) for `audience`.
+fn verify_for(
+    token: &str,
+    jwk: &Jwk,
+    idp: &TestIdp,
+    audience: &str,
+) -> jsonwebtoken::errors::Result<Value> {
     let mut validation = Validation::new(Algorithm::ES384);
-    validation.set_audience(&[registered_client().client_id]);
+    validation.set_audience(&[audience]);
     validation.set_issuer(&[idp.issuer()]);
     let key = DecodingKey::from_jwk(jwk)?;
-    jsonwebtoken::decode(id_token, &key, &validation).map(|data| data.claims)
+    jsonwebtoken::decode(token, &key, &validation).map(|data| data.claims)
+}
+
+/// A refresh-token grant; `extra` adds `resource` or `organization_id`.
+async fn refresh(
+    idp: &TestIdp,
+    http: &Client,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> Response {
+    let client = registered_client();
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend_from_slice(extra);
+    http.post(format!("{}/token", idp.issuer()))
+        .header(
+            AUTHORIZATION,
+            basic_authorization(&client.client_id, &client.client_secret),
+        )
+        .form(&form)
+        .send()
+        .await
+        .expect("token request succeeds")
+}
+
+/// The JSON body of a token response that must have succeeded.
+async fn token_body(response: Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("token response is JSON")
+}
+
+/// The `error` of an OAuth error response with `status`.
+async fn oauth_error_of(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("error response is JSON");
+    body["error"].as_str().expect("an error code").to_owned()
+}
+
+/// `GET /oidc/me` with `access_token` as a Bearer token.
+async fn userinfo(idp: &TestIdp, http: &Client, access_token: &str) -> Response {
+    http.get(format!("{}/me", idp.issuer()))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("userinfo request succeeds")
+}
+
+/// Signs in with `scope` and redeems the code: the token response's body.
+async fn sign_in_with_scope(idp: &TestIdp, http: &Client, scope: &str) -> Value {
+    let pending = authorize(idp, http, scope).await;
+    token_body(redeem(idp, http, &pending.code, &pending.code_verifier).await).await
 }
 
 /// Decodes one part (0 = header, 1 = claims) of a compact JWT without verifying anything.
@@ -264,7 +338,11 @@ async fn discovery_and_jwks_describe_a_logto_like_provider() {
         discovery["authorization_response_iss_parameter_supported"],
         true
     );
-    assert!(discovery["grant_types_supported"].is_array());
+    assert_eq!(
+        discovery["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(discovery["backchannel_logout_supported"], true);
     assert!(discovery["scopes_supported"].is_array());
     assert!(discovery["claims_supported"].is_array());
 
@@ -835,4 +913,282 @@ async fn stop_frees_the_port_so_the_idp_can_come_back() {
         "a fresh IdP counts from zero"
     );
     idp.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_reused_token_revokes_the_grant() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    let jwks = fetch_jwks(&idp, &http).await;
+    let body = sign_in_with_scope(&idp, &http, "openid offline_access profile").await;
+    let first = body["refresh_token"].as_str().unwrap().to_owned();
+    let sid = jwt_part(body["id_token"].as_str().unwrap(), 1)["sid"].clone();
+    assert_eq!(idp.last_sid().map(Value::from), Some(sid.clone()));
+
+    let refreshed = token_body(refresh(&idp, &http, &first, &[]).await).await;
+    let second = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first, "rotated");
+    assert_eq!(refreshed["expires_in"], 3600);
+    assert_eq!(refreshed["scope"], "openid offline_access profile");
+    let access_token = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(access_token.split('.').count(), 1, "opaque");
+    let claims = verify(refreshed["id_token"].as_str().unwrap(), &jwks.keys[0], &idp)
+        .expect("a signed ID token");
+    assert_eq!(claims["sub"], "user_alice");
+    assert_eq!(claims["sid"], sid);
+    assert!(claims.get("nonce").is_none() && claims.get("at_hash").is_none());
+    assert_eq!(
+        userinfo(&idp, &http, access_token).await.status(),
+        StatusCode::OK
+    );
+
+    let reused = refresh(&idp, &http, &first, &[]).await;
+    assert_eq!(
+        oauth_error_of(reused, StatusCode::BAD_REQUEST).await,
+        "invalid_grant"
+    );
+    let newest = refresh(&idp, &http, &second, &[]).await;
+    assert_eq!(
+        oauth_error_of(newest, StatusCode::BAD_REQUEST).await,
+        "invalid_grant",
+        "the reuse revoked the whole grant"
+    );
+    assert_eq!(
+        userinfo(&idp, &http, access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(idp.refresh_grant_count(), 3);
+    assert_eq!(idp.request_count(Endpoint::Token), 4);
+}
+
+#[tokio::test]
+async fn resources_give_jwt_access_tokens_and_organizations_need_scope_and_membership() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    let jwks = fetch_jwks(&idp, &http).await;
+    idp.set_user(TestUser::alice().in_organizations(&["org_1"]));
+    let scope = format!("openid offline_access read:books {ORGANIZATIONS_SCOPE}");
+    let pending = authorize_with(&idp, &http, &scope, &[("resource", BOOKSTORE_API)]).await;
+    let recorded = idp.last_authorize_query().unwrap();
+    assert!(recorded.contains(&("resource".to_owned(), BOOKSTORE_API.to_owned())));
+    let body = token_body(redeem(&idp, &http, &pending.code, &pending.code_verifier).await).await;
+    assert_eq!(
+        body["access_token"].as_str().unwrap().split('.').count(),
+        1,
+        "no resource at the token endpoint: opaque, as in Logto"
+    );
+    let mut refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+
+    let for_api =
+        token_body(refresh(&idp, &http, &refresh_token, &[("resource", BOOKSTORE_API)]).await)
+            .await;
+    refresh_token = for_api["refresh_token"].as_str().unwrap().to_owned();
+    let jwt = for_api["access_token"].as_str().unwrap();
+    assert_eq!(jwt_part(jwt, 0)["typ"], "at+jwt");
+    let claims = verify_for(jwt, &jwks.keys[0], &idp, BOOKSTORE_API).expect("a signed JWT");
+    assert_eq!(claims["scope"], "read:books");
+    assert_eq!(claims["sub"], "user_alice");
+    assert_eq!(claims["client_id"], "bookstore-app");
+    assert!(claims["jti"].is_string());
+    assert_eq!(for_api["scope"], "read:books");
+    assert_eq!(
+        userinfo(&idp, &http, jwt).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "JWT access tokens are not for /oidc/me"
+    );
+
+    let unknown = refresh(
+        &idp,
+        &http,
+        &refresh_token,
+        &[("resource", "https://unknown.example")],
+    )
+    .await;
+    assert_eq!(
+        oauth_error_of(unknown, StatusCode::BAD_REQUEST).await,
+        "invalid_target"
+    );
+
+    let for_org =
+        token_body(refresh(&idp, &http, &refresh_token, &[("organization_id", "org_1")]).await)
+            .await;
+    refresh_token = for_org["refresh_token"].as_str().unwrap().to_owned();
+    let org_token = for_org["access_token"].as_str().unwrap();
+    verify_for(
+        org_token,
+        &jwks.keys[0],
+        &idp,
+        "urn:logto:organization:org_1",
+    )
+    .expect("an organization token");
+    let not_a_member = refresh(&idp, &http, &refresh_token, &[("organization_id", "org_2")]).await;
+    assert_eq!(
+        oauth_error_of(not_a_member, StatusCode::BAD_REQUEST).await,
+        "access_denied"
+    );
+
+    let body = sign_in_with_scope(&idp, &http, "openid offline_access").await;
+    let without_scope = refresh(
+        &idp,
+        &http,
+        body["refresh_token"].as_str().unwrap(),
+        &[("organization_id", "org_1")],
+    )
+    .await;
+    assert_eq!(
+        oauth_error_of(without_scope, StatusCode::FORBIDDEN).await,
+        "insufficient_scope"
+    );
+
+    let unknown_at_sign_in = http
+        .get(format!("{}/auth", idp.issuer()))
+        .query(&authorize_query(
+            &registered_client(),
+            "challenge",
+            "nonce",
+            "openid",
+        ))
+        .query(&[("resource", "https://unknown.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        query_of(&location_of(&unknown_at_sign_in))["error"],
+        "invalid_target"
+    );
+}
+
+#[tokio::test]
+async fn userinfo_and_revocation_behave_like_logto() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    let body = sign_in_with_scope(&idp, &http, "openid offline_access profile email").await;
+    let access_token = body["access_token"].as_str().unwrap();
+    let refresh_token = body["refresh_token"].as_str().unwrap();
+
+    let response = userinfo(&idp, &http, access_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let claims: Value = response.json().await.unwrap();
+    assert_eq!(claims["sub"], "user_alice");
+    assert_eq!(claims["username"], "alice");
+    assert_eq!(claims["email"], "alice@example.com");
+
+    let bogus = userinfo(&idp, &http, "bogus").await;
+    assert_eq!(bogus.status(), StatusCode::UNAUTHORIZED);
+    let challenge = bogus.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains(r#"error="invalid_token""#));
+    let missing = http
+        .get(format!("{}/me", idp.issuer()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert!(missing.headers().contains_key(WWW_AUTHENTICATE));
+
+    idp.set_access_token_ttl(0);
+    let short_lived = sign_in_with_scope(&idp, &http, "openid").await;
+    assert_eq!(short_lived["expires_in"], 0);
+    let expired = userinfo(&idp, &http, short_lived["access_token"].as_str().unwrap()).await;
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+
+    let revocation = format!("{}/token/revocation", idp.issuer());
+    let unauthenticated = http
+        .post(&revocation)
+        .form(&[("token", refresh_token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    let client = registered_client();
+    let authorization = basic_authorization(&client.client_id, &client.client_secret);
+    for token in [refresh_token, "unknown"] {
+        let revoked = http
+            .post(&revocation)
+            .header(AUTHORIZATION, &authorization)
+            .form(&[("token", token), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), StatusCode::OK, "unknown tokens are fine");
+    }
+    let after = refresh(&idp, &http, refresh_token, &[]).await;
+    assert_eq!(
+        oauth_error_of(after, StatusCode::BAD_REQUEST).await,
+        "invalid_grant"
+    );
+    assert_eq!(
+        userinfo(&idp, &http, access_token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "revoking the refresh token revoked its grant"
+    );
+    assert_eq!(idp.request_count(Endpoint::UserInfo), 5);
+    assert_eq!(idp.request_count(Endpoint::Revocation), 3);
+}
+
+#[tokio::test]
+async fn logout_tokens_are_signed_like_id_tokens_and_forged_on_demand() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    let jwks = fetch_jwks(&idp, &http).await;
+    let published = &jwks.keys[0];
+    let spec = LogoutTokenSpec {
+        sid: Some("the-sid".to_owned()),
+        sub: Some("user_alice".to_owned()),
+        ..LogoutTokenSpec::default()
+    };
+
+    let token = idp.logout_token(spec.clone());
+    let header = jwt_part(&token, 0);
+    assert_eq!(header["typ"], "logout+jwt");
+    assert_eq!(header["kid"], kid_of(published));
+    let claims = verify(&token, published, &idp).expect("a genuine logout token");
+    assert_eq!(claims["sid"], "the-sid");
+    assert_eq!(claims["sub"], "user_alice");
+    assert_eq!(
+        claims["events"],
+        json!({ "http://schemas.openid.net/event/backchannel-logout": {} })
+    );
+    assert!(claims["jti"].is_string() && claims.get("nonce").is_none());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        120
+    );
+
+    let forged = |misbehaviour| idp.logout_token(spec.clone().forged(misbehaviour));
+    assert_fails(
+        verify(&forged(LogoutMisbehaviour::WrongKey), published, &idp),
+        &ErrorKind::InvalidSignature,
+    );
+    assert_fails(
+        verify(&forged(LogoutMisbehaviour::Expired), published, &idp),
+        &ErrorKind::ExpiredSignature,
+    );
+    assert_fails(
+        verify(&forged(LogoutMisbehaviour::WrongAudience), published, &idp),
+        &ErrorKind::InvalidAudience,
+    );
+    assert_fails(
+        verify(&forged(LogoutMisbehaviour::WrongIssuer), published, &idp),
+        &ErrorKind::InvalidIssuer,
+    );
+    let with_nonce = verify(&forged(LogoutMisbehaviour::WithNonce), published, &idp).unwrap();
+    assert!(with_nonce["nonce"].is_string());
+    let without_events =
+        verify(&forged(LogoutMisbehaviour::MissingEvents), published, &idp).unwrap();
+    assert!(without_events.get("events").is_none());
+    let without_jti = verify(&forged(LogoutMisbehaviour::MissingJti), published, &idp).unwrap();
+    assert!(without_jti.get("jti").is_none());
+    let unsigned = forged(LogoutMisbehaviour::AlgNone);
+    assert_eq!(jwt_part(&unsigned, 0)["alg"], "none");
+    assert!(unsigned.ends_with('.'));
+}
+
+#[tokio::test]
+async fn the_token_delay_slows_every_token_response() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    idp.set_token_delay(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    sign_in_with_scope(&idp, &http, "openid").await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 }

@@ -1,0 +1,46 @@
+use actix_web::{HttpResponse, web};
+
+use crate::error::AppError;
+use crate::logto::{LogtoClient, TokenTarget, decode_stored_id_token};
+use crate::session::{SignedInUser, UserSession};
+use crate::templates::{Claim, ProfilePage, UserView, claims_table, html_page};
+use crate::tokens::TokenService;
+
+/// `GET /profile` (signed-in only): the verified ID token claims, and fresh userinfo from
+/// Logto's `/oidc/me`, fetched with an access token that is refreshed when needed.
+pub async fn profile(
+    logto: web::Data<LogtoClient>,
+    tokens: web::Data<TokenService>,
+    session: UserSession,
+    mut user: SignedInUser,
+) -> Result<HttpResponse, AppError> {
+    // Verified at sign-in (or refresh) and kept in the session since.
+    let id_token_claims = decode_stored_id_token(&user.tokens.id_token)?;
+    let access_token = tokens
+        .access_token(&session, &mut user, &TokenTarget::UserInfo)
+        .await?;
+    let userinfo = logto.userinfo(&access_token).await?;
+
+    let organizations: Vec<String> = id_token_claims
+        .extra
+        .get("organizations")
+        .or_else(|| userinfo.get("organizations"))
+        .and_then(|value| value.as_array())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let id_token_table: Vec<Claim> =
+        claims_table(&serde_json::to_value(&id_token_claims).unwrap_or_default());
+    let userinfo_table: Vec<Claim> = claims_table(&serde_json::Value::Object(userinfo));
+
+    Ok(html_page(&ProfilePage {
+        user: &UserView::from(&user.profile),
+        csrf_token: &user.csrf_token,
+        id_token_claims: &id_token_table,
+        userinfo: &userinfo_table,
+        organizations: &organizations,
+    })?)
+}

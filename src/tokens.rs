@@ -1,0 +1,312 @@
+//! Access tokens for the signed-in user, refreshed at most once at a time per grant.
+//!
+//! Logto rotates refresh tokens and revokes the whole grant when a spent one is used again, so
+//! two requests of one session must never both refresh. A refresh runs under a lock per grant:
+//! a mutex in this process and, with Redis, a short Redis lock that every instance shares.
+//! Whoever holds the lock first adopts what an earlier holder stored in the hand-off record,
+//! and refreshes only if the token is still stale.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::logto::{LogtoClient, Refreshed, TokenSet, TokenTarget, UserProfile};
+use crate::session::{CachedToken, SignedInUser, UserSession};
+
+/// A token this close to expiry is refreshed first.
+const EXPIRY_MARGIN_SECS: i64 = 60;
+/// How long a Redis refresh lock lives if its holder dies.
+const LOCK_TTL: Duration = Duration::from_secs(15);
+/// How long a request waits for another instance's refresh.
+const LOCK_WAIT: Duration = Duration::from_secs(15);
+/// How long a finished refresh stays available to requests that waited for it.
+const HANDOFF_TTL: Duration = Duration::from_secs(600);
+
+/// What a refresh changes, shared between the requests of one grant.
+#[derive(Clone, Serialize, Deserialize)]
+struct TokenState {
+    tokens: TokenSet,
+    extra_tokens: std::collections::BTreeMap<String, CachedToken>,
+    revision: u64,
+}
+
+/// Hands out access tokens, refreshing them single-flight. Register one per app.
+pub struct TokenService {
+    logto: Arc<LogtoClient>,
+    redis: Option<deadpool_redis::Pool>,
+    local_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    local_handoff: Mutex<HashMap<String, (TokenState, Instant)>>,
+}
+
+impl TokenService {
+    /// Locks and hand-off records live in `redis` when given (shared by every instance),
+    /// otherwise in this process.
+    pub fn new(logto: Arc<LogtoClient>, redis: Option<deadpool_redis::Pool>) -> Self {
+        Self {
+            logto,
+            redis,
+            local_locks: Mutex::default(),
+            local_handoff: Mutex::default(),
+        }
+    }
+
+    /// A valid access token for `target`, refreshed first when it expires within a minute.
+    /// A refresh that Logto refuses (`invalid_grant`) ends the session.
+    pub async fn access_token(
+        &self,
+        session: &UserSession,
+        user: &mut SignedInUser,
+        target: &TokenTarget,
+    ) -> Result<String, AppError> {
+        if let Some(token) = fresh_token(user, target) {
+            return Ok(token);
+        }
+        let local_lock = self.local_lock(&user.grant_id);
+        let _local = local_lock.lock().await;
+        let distributed = self.acquire_redis_lock(&user.grant_id).await?;
+        let result = self.refresh_if_stale(session, user, target).await;
+        if let Some(lock) = distributed {
+            self.release_redis_lock(lock).await;
+        }
+        self.forget_idle_lock(&user.grant_id, local_lock.clone());
+        result
+    }
+
+    async fn refresh_if_stale(
+        &self,
+        session: &UserSession,
+        user: &mut SignedInUser,
+        target: &TokenTarget,
+    ) -> Result<String, AppError> {
+        if let Some(latest) = self.handoff(&user.grant_id).await?
+            && latest.revision > user.revision
+        {
+            user.tokens = latest.tokens;
+            user.extra_tokens = latest.extra_tokens;
+            user.revision = latest.revision;
+        }
+        if let Some(token) = fresh_token(user, target) {
+            session.update_user(user)?;
+            return Ok(token);
+        }
+
+        let Some(refresh_token) = user.tokens.refresh_token.clone() else {
+            session.sign_out();
+            return Err(AppError::SessionEnded);
+        };
+        let refreshed = match self
+            .logto
+            .refresh(&refresh_token, target, &user.profile.sub)
+            .await
+        {
+            Ok(refreshed) => refreshed,
+            Err(error) if error.is_invalid_grant() => {
+                log::warn!("refresh refused for user {}; signing out", user.profile.sub);
+                session.sign_out();
+                return Err(AppError::SessionEnded);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let token = refreshed.access_token.clone();
+        apply_refresh(user, target, refreshed);
+        self.store_handoff(&user.grant_id, user).await?;
+        session.update_user(user)?;
+        Ok(token)
+    }
+
+    fn local_lock(&self, grant_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.local_locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(locks.entry(grant_id.to_owned()).or_default())
+    }
+
+    /// Drops the grant's mutex once nobody else holds or waits for it.
+    fn forget_idle_lock(&self, grant_id: &str, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self.local_locks.lock().unwrap_or_else(|p| p.into_inner());
+        drop(lock);
+        if locks
+            .get(grant_id)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            locks.remove(grant_id);
+        }
+    }
+
+    async fn acquire_redis_lock(&self, grant_id: &str) -> Result<Option<RedisLock>, AppError> {
+        let Some(pool) = &self.redis else {
+            return Ok(None);
+        };
+        let lock = RedisLock {
+            key: format!("bookstore:refresh-lock:{grant_id}"),
+            owner: oauth2::CsrfToken::new_random().into_secret(),
+        };
+        let started = Instant::now();
+        loop {
+            let mut connection = pool.get().await.map_err(store_unavailable)?;
+            let acquired: Option<String> = redis::cmd("SET")
+                .arg(&lock.key)
+                .arg(&lock.owner)
+                .arg("NX")
+                .arg("PX")
+                .arg(LOCK_TTL.as_millis() as u64)
+                .query_async(&mut connection)
+                .await
+                .map_err(store_unavailable)?;
+            if acquired.is_some() {
+                return Ok(Some(lock));
+            }
+            if started.elapsed() > LOCK_WAIT {
+                log::error!("gave up waiting for the refresh lock of grant {grant_id}");
+                return Err(AppError::SessionStoreUnavailable);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn release_redis_lock(&self, lock: RedisLock) {
+        let Some(pool) = &self.redis else { return };
+        // Delete only our own lock: it may have expired and been taken by another instance.
+        const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+        let released = async {
+            let mut connection = pool.get().await.map_err(|e| e.to_string())?;
+            redis::cmd("EVAL")
+                .arg(RELEASE)
+                .arg(1)
+                .arg(&lock.key)
+                .arg(&lock.owner)
+                .query_async::<i64>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        if let Err(error) = released.await {
+            log::warn!(
+                "could not release {} (it expires by itself): {error}",
+                lock.key
+            );
+        }
+    }
+
+    async fn handoff(&self, grant_id: &str) -> Result<Option<TokenState>, AppError> {
+        match &self.redis {
+            Some(pool) => {
+                let mut connection = pool.get().await.map_err(store_unavailable)?;
+                let json: Option<String> = redis::cmd("GET")
+                    .arg(handoff_key(grant_id))
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(store_unavailable)?;
+                Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
+            }
+            None => {
+                let mut records = self.local_handoff.lock().unwrap_or_else(|p| p.into_inner());
+                records.retain(|_, (_, stored_at)| stored_at.elapsed() < HANDOFF_TTL);
+                Ok(records.get(grant_id).map(|(state, _)| state.clone()))
+            }
+        }
+    }
+
+    async fn store_handoff(&self, grant_id: &str, user: &SignedInUser) -> Result<(), AppError> {
+        let state = TokenState {
+            tokens: user.tokens.clone(),
+            extra_tokens: user.extra_tokens.clone(),
+            revision: user.revision,
+        };
+        match &self.redis {
+            Some(pool) => {
+                let json = serde_json::to_string(&state)
+                    .map_err(|error| AppError::SessionWrite(error.to_string()))?;
+                let mut connection = pool.get().await.map_err(store_unavailable)?;
+                redis::cmd("SET")
+                    .arg(handoff_key(grant_id))
+                    .arg(json)
+                    .arg("EX")
+                    .arg(HANDOFF_TTL.as_secs())
+                    .query_async::<()>(&mut connection)
+                    .await
+                    .map_err(store_unavailable)
+            }
+            None => {
+                let mut records = self.local_handoff.lock().unwrap_or_else(|p| p.into_inner());
+                records.insert(grant_id.to_owned(), (state, Instant::now()));
+                Ok(())
+            }
+        }
+    }
+}
+
+struct RedisLock {
+    key: String,
+    owner: String,
+}
+
+fn handoff_key(grant_id: &str) -> String {
+    format!("bookstore:grant-tokens:{grant_id}")
+}
+
+fn store_unavailable(error: impl std::fmt::Display) -> AppError {
+    log::error!("Redis failed during a token refresh: {error}");
+    AppError::SessionStoreUnavailable
+}
+
+/// The key of `target` in [`SignedInUser::extra_tokens`]; `None` for the userinfo token.
+pub fn target_key(target: &TokenTarget) -> Option<String> {
+    match target {
+        TokenTarget::UserInfo => None,
+        TokenTarget::Resource(resource) => Some(format!("resource:{resource}")),
+        TokenTarget::Organization(id) => Some(format!("organization:{id}")),
+    }
+}
+
+fn fresh_token(user: &SignedInUser, target: &TokenTarget) -> Option<String> {
+    let now = unix_now();
+    let fresh = |expires_at: Option<i64>| expires_at.is_none_or(|at| at - EXPIRY_MARGIN_SECS > now);
+    match target_key(target) {
+        None => {
+            fresh(user.tokens.access_token_expires_at).then(|| user.tokens.access_token.clone())
+        }
+        Some(key) => user
+            .extra_tokens
+            .get(&key)
+            .filter(|cached| fresh(cached.expires_at))
+            .map(|cached| cached.token.clone()),
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+fn apply_refresh(user: &mut SignedInUser, target: &TokenTarget, refreshed: Refreshed) {
+    match target_key(target) {
+        None => {
+            user.tokens.access_token = refreshed.access_token;
+            user.tokens.access_token_expires_at = refreshed.expires_at;
+        }
+        Some(key) => {
+            user.extra_tokens.insert(
+                key,
+                CachedToken {
+                    token: refreshed.access_token,
+                    expires_at: refreshed.expires_at,
+                },
+            );
+        }
+    }
+    user.tokens.refresh_token = Some(refreshed.refresh_token);
+    if let Some(id_token) = refreshed.id_token {
+        user.tokens.id_token = id_token;
+    }
+    if let Some(claims) = refreshed.claims {
+        let sid = user.profile.sid.take();
+        user.profile = UserProfile::from(&claims);
+        user.profile.sid = user.profile.sid.take().or(sid);
+    }
+    user.revision += 1;
+}

@@ -1,0 +1,96 @@
+//! The profile and API token pages, and refreshing tokens exactly once at a time.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::task::JoinSet;
+
+use crate::for_both_stores;
+use crate::helpers::{API_RESOURCE, Store, spawn_app};
+use crate::sign_in::signed_in_app;
+use crate::test_idp::{Endpoint, TestUser};
+
+for_both_stores!(twenty_concurrent_requests_with_an_expired_token_refresh_it_once);
+
+#[tokio::test]
+async fn the_profile_shows_verified_claims_fresh_userinfo_and_organizations() {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
+    app.sign_in().await;
+
+    let response = app.get("/profile").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("ID token claims"));
+    assert!(page.contains("user_alice"));
+    assert!(page.contains("org_bookclub"));
+    assert!(page.contains("Userinfo"));
+    assert_eq!(
+        app.idp().request_count(Endpoint::UserInfo),
+        1,
+        "userinfo is fetched fresh"
+    );
+}
+
+#[tokio::test]
+async fn the_api_token_page_shows_a_verified_jwt_for_the_first_resource() {
+    let app = signed_in_app(Store::Cookie).await;
+
+    let response = app.get("/api-token").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(API_RESOURCE));
+    assert!(page.contains("read:books"));
+    assert_eq!(
+        app.idp().refresh_grant_count(),
+        1,
+        "the resource token comes from a refresh grant"
+    );
+
+    // Cached in the session: a second visit costs Logto nothing.
+    assert_eq!(app.get("/api-token").await.status(), StatusCode::OK);
+    assert_eq!(app.idp().refresh_grant_count(), 1);
+}
+
+async fn twenty_concurrent_requests_with_an_expired_token_refresh_it_once(store: Store) {
+    let app = spawn_app(store).await;
+    app.idp().set_access_token_ttl(0);
+    app.sign_in().await;
+    app.idp().set_access_token_ttl(3600);
+    // Slow refreshes, so that racing requests would overlap if nothing serialized them.
+    app.idp().set_token_delay(Duration::from_millis(200));
+
+    let mut requests = JoinSet::new();
+    for _ in 0..20 {
+        let client = app.client.clone();
+        let url = format!("{}/profile", app.address);
+        requests.spawn(async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map(|response| response.status())
+        });
+    }
+    let statuses: Vec<StatusCode> = requests
+        .join_all()
+        .await
+        .into_iter()
+        .map(|status| status.expect("answered"))
+        .collect();
+
+    assert_eq!(statuses, vec![StatusCode::OK; 20]);
+    assert_eq!(
+        app.idp().refresh_grant_count(),
+        1,
+        "exactly one refresh grant"
+    );
+    assert_eq!(
+        app.get("/profile").await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+}
