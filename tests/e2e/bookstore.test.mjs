@@ -88,7 +88,7 @@ for (const store of ['cookie', 'redis']) {
       await page.reload();
       await expectSignedInAs(page, app(), USERS.alice.name);
 
-      await page.getByRole('link', { name: 'Sign out' }).click();
+      await page.getByRole('button', { name: 'Sign out' }).click();
       await expectSignedOut(page, app());
 
       // Logto's session ended as well: signing in again asks for the password.
