@@ -13,7 +13,7 @@ use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
 use crate::error::AppError;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
 use crate::routes::{self, ApiResources};
-use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend};
+use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionDirectory};
 use crate::sign_in_methods::SignInMethods;
 use crate::tokens::TokenService;
 
@@ -93,6 +93,7 @@ impl Application {
             email_sign_in: settings.logto.email_sign_in,
         });
         let resources = web::Data::new(ApiResources(settings.logto.resources.clone()));
+        let directory = web::Data::new(SessionDirectory::new(backend.redis_pool().cloned()));
 
         let port = listener.local_addr()?.port();
         let key = settings.session.secret.key().clone();
@@ -104,6 +105,7 @@ impl Application {
                 .app_data(tokens.clone())
                 .app_data(methods.clone())
                 .app_data(resources.clone())
+                .app_data(directory.clone())
                 .app_data(
                     web::QueryConfig::default().error_handler(|error, _request| {
                         AppError::BadRequest(error.to_string()).into()
@@ -135,6 +137,10 @@ impl Application {
                 .route("/profile", web::get().to(routes::profile))
                 .route("/books", web::get().to(routes::books))
                 .route("/api-token", web::get().to(routes::api_token))
+                .route(
+                    "/backchannel-logout",
+                    web::post().to(routes::backchannel_logout),
+                )
                 .service(Files::new("/static", "static"))
                 .default_service(web::to(routes::not_found))
         })

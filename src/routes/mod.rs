@@ -1,6 +1,7 @@
 //! One file per route. Each handler reads like the step of the sign-in flow it implements.
 
 mod api_token;
+mod backchannel_logout;
 mod books;
 mod callback;
 mod home;
@@ -9,6 +10,7 @@ mod sign_in;
 mod sign_out;
 
 pub use api_token::{ApiResources, api_token};
+pub use backchannel_logout::backchannel_logout;
 pub use books::books;
 pub use callback::callback;
 pub use home::home;

@@ -5,6 +5,7 @@
 //! is set and no Redis key is written for them.
 
 mod cookie_budget;
+mod directory;
 mod store;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::logto::{PendingSignIn, SignedIn, TokenSet, UserProfile};
 use crate::return_to::safe_return_to;
 
 pub use cookie_budget::{CookieBudget, MAX_COOKIE_BYTES};
+pub use directory::SessionDirectory;
 pub use store::{
     SESSION_COOKIE_NAME, SessionBackend, render_session_store_failures, session_middleware,
 };
@@ -57,6 +59,9 @@ pub struct SignedInUser {
     pub revision: u64,
     /// The synchronizer token that sign-out forms must carry (CSRF).
     pub csrf_token: String,
+    /// Unix seconds; back-channel logout by `sub` ends sessions signed in before it.
+    #[serde(default)]
+    pub signed_in_at: i64,
 }
 
 /// An access token and when it expires (Unix seconds).
@@ -84,6 +89,11 @@ impl SignedInUser {
             grant_id: random_token(),
             revision: 0,
             csrf_token: random_token(),
+            signed_in_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| {
+                    i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+                }),
         }
     }
 }
@@ -117,6 +127,8 @@ pub struct UserSession {
     session: Session,
     /// Set with the cookie store, whose whole state must fit in one cookie.
     cookie_budget: Option<CookieBudget>,
+    /// Sessions ended by back-channel logout.
+    directory: Option<web::Data<SessionDirectory>>,
 }
 
 impl FromRequest for UserSession {
@@ -129,6 +141,7 @@ impl FromRequest for UserSession {
             cookie_budget: request
                 .app_data::<web::Data<CookieBudget>>()
                 .map(|budget| *budget.get_ref()),
+            directory: request.app_data::<web::Data<SessionDirectory>>().cloned(),
         }))
     }
 }
@@ -138,6 +151,14 @@ impl UserSession {
     /// dropped and the visitor is treated as signed out.
     pub fn user(&self) -> Option<SignedInUser> {
         match self.session.get::<SignedInUser>(USER) {
+            Ok(Some(user)) if self.directory.as_ref().is_some_and(|d| d.is_ended(&user)) => {
+                log::info!(
+                    "ending the session of user {}: Logto signed them out",
+                    user.profile.sub
+                );
+                self.session.purge();
+                None
+            }
             Ok(user) => user,
             Err(error) => {
                 log::warn!("dropping an unreadable session: {error}");

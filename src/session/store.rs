@@ -60,7 +60,7 @@ impl SessionBackend {
                     .create_pool(Some(Runtime::Tokio1))
                     .map_err(|error| error.to_string())?;
                 let store = RedisSessionStore::builder_pooled(pool.clone())
-                    .cache_keygen(|key| format!("bookstore:session:{key}"))
+                    .cache_keygen(redis_key)
                     .build()
                     .await
                     .map_err(|error| error.to_string())?;
@@ -83,14 +83,31 @@ impl SessionBackend {
 /// The store actix-session talks to; each worker gets its own (the Redis pool is shared).
 pub enum WorkerStore {
     Cookie(CookieSessionStore),
-    Redis(RedisSessionStore),
+    Redis {
+        store: RedisSessionStore,
+        pool: deadpool_redis::Pool,
+    },
+}
+
+/// Indexes a saved session of a signed-in user for back-channel logout. A failure only costs
+/// that index entry, so it is logged rather than failing the request.
+async fn index(pool: &deadpool_redis::Pool, key: &SessionKey, user: Option<String>) {
+    let Some(user) = user else { return };
+    if let Err(error) = super::directory::index_session(pool, &redis_key(key.as_ref()), &user).await
+    {
+        log::warn!("could not index a session for back-channel logout: {error}");
+    }
+}
+
+fn redis_key(session_key: &str) -> String {
+    format!("bookstore:session:{session_key}")
 }
 
 impl SessionStore for WorkerStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         match self {
             Self::Cookie(store) => store.load(key).await,
-            Self::Redis(store) => store.load(key).await,
+            Self::Redis { store, .. } => store.load(key).await,
         }
     }
 
@@ -101,7 +118,12 @@ impl SessionStore for WorkerStore {
     ) -> Result<SessionKey, SaveError> {
         match self {
             Self::Cookie(store) => store.save(state, ttl).await,
-            Self::Redis(store) => store.save(state, ttl).await,
+            Self::Redis { store, pool } => {
+                let user = state.get(super::USER).cloned();
+                let key = store.save(state, ttl).await?;
+                index(pool, &key, user).await;
+                Ok(key)
+            }
         }
     }
 
@@ -113,7 +135,12 @@ impl SessionStore for WorkerStore {
     ) -> Result<SessionKey, UpdateError> {
         match self {
             Self::Cookie(store) => store.update(key, state, ttl).await,
-            Self::Redis(store) => store.update(key, state, ttl).await,
+            Self::Redis { store, pool } => {
+                let user = state.get(super::USER).cloned();
+                let key = store.update(key, state, ttl).await?;
+                index(pool, &key, user).await;
+                Ok(key)
+            }
         }
     }
 
@@ -124,14 +151,14 @@ impl SessionStore for WorkerStore {
     ) -> Result<(), anyhow::Error> {
         match self {
             Self::Cookie(store) => store.update_ttl(key, ttl).await,
-            Self::Redis(store) => store.update_ttl(key, ttl).await,
+            Self::Redis { store, .. } => store.update_ttl(key, ttl).await,
         }
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         match self {
             Self::Cookie(store) => store.delete(key).await,
-            Self::Redis(store) => store.delete(key).await,
+            Self::Redis { store, .. } => store.delete(key).await,
         }
     }
 }
@@ -145,7 +172,10 @@ pub fn session_middleware(
 ) -> SessionMiddleware<WorkerStore> {
     let store = match backend {
         SessionBackend::Cookie => WorkerStore::Cookie(CookieSessionStore::default()),
-        SessionBackend::Redis { store, .. } => WorkerStore::Redis(store.clone()),
+        SessionBackend::Redis { store, pool } => WorkerStore::Redis {
+            store: store.clone(),
+            pool: pool.clone(),
+        },
     };
     SessionMiddleware::builder(store, key)
         .cookie_name(SESSION_COOKIE_NAME.to_owned())

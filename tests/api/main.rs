@@ -5,6 +5,7 @@ mod helpers;
 mod test_idp;
 mod test_idp_selftest;
 
+mod backchannel;
 mod callback;
 mod home;
 mod logto_client;

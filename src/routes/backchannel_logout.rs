@@ -1,0 +1,33 @@
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::logto::LogtoClient;
+use crate::session::SessionDirectory;
+
+/// The body Logto posts (OIDC Back-Channel Logout 1.0 §2.5).
+#[derive(Deserialize)]
+pub struct LogoutRequest {
+    logout_token: String,
+}
+
+/// `POST /backchannel-logout`: Logto tells the app that a user's Logto session ended. The
+/// logout token is verified like an ID token; then that session's app sessions are ended.
+/// A forged or expired token gets a 400 and changes nothing.
+pub async fn backchannel_logout(
+    logto: web::Data<LogtoClient>,
+    directory: web::Data<SessionDirectory>,
+    request: web::Form<LogoutRequest>,
+) -> Result<HttpResponse, AppError> {
+    let claims = logto.verify_logout_token(&request.logout_token).await?;
+    let deleted = directory
+        .end(claims.sid.as_deref(), claims.sub.as_deref(), claims.iat)
+        .await?;
+    log::info!(
+        "back-channel logout for user {:?}: {deleted} stored sessions deleted",
+        claims.sub
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}

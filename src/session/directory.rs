@@ -1,0 +1,167 @@
+//! Which sessions belong to which Logto session, so that back-channel logout can end them.
+//!
+//! With the Redis store, every saved session is indexed under its Logto `sid` and the user's
+//! `sub` (Redis sets with the session TTL); a logout token deletes the sessions at once. With
+//! the cookie store there is nothing server-side to delete, so the ended `sid`s and `sub`s are
+//! remembered here until the sessions they name would have expired, and such a session counts
+//! as signed out the next time it is read.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis;
+use serde::Deserialize;
+
+use super::SignedInUser;
+use crate::error::AppError;
+
+/// How long an index entry or a revocation is kept: the session lifetime.
+pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+
+/// Ends sessions by Logto session id or user.
+pub struct SessionDirectory {
+    redis: Option<deadpool_redis::Pool>,
+    revoked: Mutex<Revocations>,
+}
+
+#[derive(Default)]
+struct Revocations {
+    sids: HashMap<String, Instant>,
+    /// Sessions of these users that signed in before this Unix time are ended.
+    subs: HashMap<String, (i64, Instant)>,
+}
+
+impl SessionDirectory {
+    /// Sessions are indexed in `redis` when they live there.
+    pub fn new(redis: Option<deadpool_redis::Pool>) -> Self {
+        Self {
+            redis,
+            revoked: Mutex::default(),
+        }
+    }
+
+    /// Ends every session of the Logto session `sid`, or of the user `sub` when no `sid` is
+    /// given. Returns how many server-side sessions were deleted.
+    pub async fn end(
+        &self,
+        sid: Option<&str>,
+        sub: Option<&str>,
+        now: i64,
+    ) -> Result<usize, AppError> {
+        let index_key = match (sid, sub) {
+            (Some(sid), _) => sid_key(sid),
+            (None, Some(sub)) => sub_key(sub),
+            (None, None) => return Ok(0),
+        };
+        let Some(pool) = &self.redis else {
+            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+            revoked.sids.retain(|_, at| at.elapsed() < SESSION_LIFETIME);
+            revoked
+                .subs
+                .retain(|_, (_, at)| at.elapsed() < SESSION_LIFETIME);
+            match (sid, sub) {
+                (Some(sid), _) => revoked
+                    .sids
+                    .insert(sid.to_owned(), Instant::now())
+                    .map(drop),
+                (None, Some(sub)) => revoked
+                    .subs
+                    .insert(sub.to_owned(), (now, Instant::now()))
+                    .map(drop),
+                (None, None) => None,
+            };
+            return Ok(0);
+        };
+        let mut connection = pool.get().await.map_err(store_unavailable)?;
+        let sessions: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&index_key)
+            .query_async(&mut connection)
+            .await
+            .map_err(store_unavailable)?;
+        let mut delete = redis::cmd("DEL");
+        delete.arg(&index_key);
+        for session in &sessions {
+            delete.arg(session);
+        }
+        delete
+            .query_async::<i64>(&mut connection)
+            .await
+            .map_err(store_unavailable)?;
+        Ok(sessions.len())
+    }
+
+    /// Whether `user`'s session was ended by back-channel logout (cookie store).
+    pub fn is_ended(&self, user: &SignedInUser) -> bool {
+        if self.redis.is_some() {
+            return false;
+        }
+        let revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+        let by_sid = user
+            .profile
+            .sid
+            .as_ref()
+            .is_some_and(|sid| revoked.sids.contains_key(sid));
+        let by_sub = revoked
+            .subs
+            .get(&user.profile.sub)
+            .is_some_and(|(ended_at, _)| user.signed_in_at <= *ended_at);
+        by_sid || by_sub
+    }
+}
+
+/// Indexes a just-saved Redis session under its `sid` and `sub`.
+pub(crate) async fn index_session(
+    pool: &deadpool_redis::Pool,
+    redis_key: &str,
+    user_json: &str,
+) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Stored {
+        profile: StoredProfile,
+    }
+    #[derive(Deserialize)]
+    struct StoredProfile {
+        sub: String,
+        sid: Option<String>,
+    }
+    let stored: Stored = serde_json::from_str(user_json).map_err(|e| e.to_string())?;
+    let mut connection = pool.get().await.map_err(|e| e.to_string())?;
+    let ttl = SESSION_LIFETIME.as_secs();
+    let mut pipeline = redis::pipe();
+    for index_key in stored
+        .profile
+        .sid
+        .as_deref()
+        .map(sid_key)
+        .into_iter()
+        .chain([sub_key(&stored.profile.sub)])
+    {
+        pipeline
+            .cmd("SADD")
+            .arg(&index_key)
+            .arg(redis_key)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&index_key)
+            .arg(ttl)
+            .ignore();
+    }
+    pipeline
+        .query_async::<()>(&mut connection)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn sid_key(sid: &str) -> String {
+    format!("bookstore:sessions-by-sid:{sid}")
+}
+
+fn sub_key(sub: &str) -> String {
+    format!("bookstore:sessions-by-sub:{sub}")
+}
+
+fn store_unavailable(error: impl std::fmt::Display) -> AppError {
+    log::error!("Redis failed during back-channel logout: {error}");
+    AppError::SessionStoreUnavailable
+}

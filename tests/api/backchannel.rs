@@ -1,0 +1,111 @@
+//! Back-channel logout: Logto tells the app that a Logto session ended.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::cookie::Jar;
+
+use crate::for_both_stores;
+use crate::helpers::{Store, TestApp, location, spawn_app};
+use crate::test_idp::{LogoutMisbehaviour, LogoutTokenSpec};
+
+for_both_stores!(
+    a_logout_token_signs_out_that_browser_and_no_other,
+    forged_logout_tokens_are_refused_and_change_nothing,
+);
+
+/// A second browser (its own cookie jar), signed in to `app`.
+async fn sign_in_another_browser(app: &TestApp) -> reqwest::Client {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::new(Jar::default()))
+        .build()
+        .unwrap();
+    let mut next = format!("{}/sign-in", app.address);
+    for _ in 0..3 {
+        let response = browser.get(&next).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        next = location(&response);
+        if next == "/" {
+            return browser;
+        }
+    }
+    panic!("the second browser's sign-in did not finish");
+}
+
+async fn is_signed_in(browser: &reqwest::Client, app: &TestApp) -> bool {
+    let page = browser
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    page.text().await.unwrap().contains("Signed in as")
+}
+
+async fn post_logout_token(app: &TestApp, token: &str) -> StatusCode {
+    app.client
+        .post(format!("{}/backchannel-logout", app.address))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn a_logout_token_signs_out_that_browser_and_no_other(store: Store) {
+    let app = spawn_app(store).await;
+    app.sign_in().await;
+    let first_sid = app.idp().last_sid().expect("a Logto session id");
+    let second = sign_in_another_browser(&app).await;
+    assert!(is_signed_in(&app.client, &app).await && is_signed_in(&second, &app).await);
+
+    let token = app.idp().logout_token(LogoutTokenSpec::session(&first_sid));
+
+    assert_eq!(post_logout_token(&app, &token).await, StatusCode::OK);
+    assert!(
+        !is_signed_in(&app.client, &app).await,
+        "the first browser is signed out"
+    );
+    assert!(
+        is_signed_in(&second, &app).await,
+        "the second browser is not"
+    );
+    if store == Store::Redis {
+        assert_eq!(
+            app.redis.as_ref().unwrap().session_keys().await,
+            1,
+            "the ended session was deleted from Redis"
+        );
+    }
+}
+
+async fn forged_logout_tokens_are_refused_and_change_nothing(store: Store) {
+    let app = spawn_app(store).await;
+    app.sign_in().await;
+    let sid = app.idp().last_sid().expect("a Logto session id");
+
+    for forgery in [
+        LogoutMisbehaviour::WrongKey,
+        LogoutMisbehaviour::Expired,
+        LogoutMisbehaviour::WithNonce,
+        LogoutMisbehaviour::MissingEvents,
+        LogoutMisbehaviour::WrongAudience,
+        LogoutMisbehaviour::WrongIssuer,
+        LogoutMisbehaviour::MissingJti,
+        LogoutMisbehaviour::AlgNone,
+    ] {
+        let token = app
+            .idp()
+            .logout_token(LogoutTokenSpec::session(&sid).forged(forgery));
+        assert_eq!(
+            post_logout_token(&app, &token).await,
+            StatusCode::BAD_REQUEST,
+            "{forgery:?}"
+        );
+    }
+    assert_eq!(
+        post_logout_token(&app, "not-a-jwt").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(app.home_page().await.contains("Signed in as"));
+}
