@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::error::AppError;
-use crate::logto::{LogtoClient, TokenTarget, decode_stored_id_token};
+use crate::logto::{LogtoClient, LogtoError, TokenTarget, decode_stored_id_token};
 use crate::session::{SignedInUser, UserSession};
 use crate::templates::{Claim, ProfilePage, UserView, claims_table, html_page};
 use crate::tokens::TokenService;
@@ -19,7 +19,15 @@ pub async fn profile(
     let access_token = tokens
         .access_token(&session, &mut user, &TokenTarget::UserInfo)
         .await?;
-    let userinfo = logto.userinfo(&access_token).await?;
+    let userinfo = match logto.userinfo(&access_token).await {
+        Ok(userinfo) => userinfo,
+        // The grant was revoked at Logto: end the session rather than show this again.
+        Err(LogtoError::AccessTokenRejected) => {
+            session.sign_out();
+            return Err(AppError::SessionEnded);
+        }
+        Err(error) => return Err(error.into()),
+    };
 
     let organizations: Vec<String> = id_token_claims
         .extra

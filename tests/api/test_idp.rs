@@ -357,6 +357,14 @@ impl TestIdp {
         self.state.lock().access_token_ttl = secs;
     }
 
+    /// Revokes every grant, as when the user is signed out of all apps in the Logto Console:
+    /// their refresh and access tokens stop working.
+    pub fn revoke_all_grants(&self) {
+        for grant in self.state.lock().grants.values_mut() {
+            grant.revoked = true;
+        }
+    }
+
     /// Mints a back-channel logout token for the registered client, signed with the current
     /// key (or forged as `spec.misbehaviour` says): `iss`, `aud`, `iat`, `exp` (two minutes),
     /// `jti`, the logout event and the `sid` and `sub` of `spec`, under header `typ`

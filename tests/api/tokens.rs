@@ -10,7 +10,41 @@ use crate::helpers::{API_RESOURCE, Store, spawn_app};
 use crate::sign_in::signed_in_app;
 use crate::test_idp::{Endpoint, TestUser};
 
-for_both_stores!(twenty_concurrent_requests_with_an_expired_token_refresh_it_once);
+for_both_stores!(
+    twenty_concurrent_requests_with_an_expired_token_refresh_it_once,
+    a_refused_refresh_ends_the_session_with_a_notice_instead_of_a_loop,
+    a_revoked_access_token_at_userinfo_also_ends_the_session,
+);
+
+async fn a_revoked_access_token_at_userinfo_also_ends_the_session(store: Store) {
+    let app = signed_in_app(store).await;
+    app.idp().revoke_all_grants();
+
+    let response = app.get("/profile").await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(app.home_page().await.contains("Not signed in"));
+}
+
+async fn a_refused_refresh_ends_the_session_with_a_notice_instead_of_a_loop(store: Store) {
+    let app = spawn_app(store).await;
+    app.idp().set_access_token_ttl(0);
+    app.sign_in().await;
+    app.idp().revoke_all_grants();
+
+    let response = app.get("/profile").await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Your session has ended"));
+    assert!(page.contains(r#"href="/sign-in""#));
+    assert!(app.home_page().await.contains("Not signed in"));
+    assert_eq!(app.stored_sessions().await, 0);
+    // Signing in again works at once.
+    app.idp().set_access_token_ttl(3600);
+    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+}
 
 #[tokio::test]
 async fn the_profile_shows_verified_claims_fresh_userinfo_and_organizations() {

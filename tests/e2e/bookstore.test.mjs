@@ -144,6 +144,78 @@ for (const store of ['cookie', 'redis']) {
       assert.deepEqual(appErrors, [], 'the app never showed an error page');
       await context.close();
     });
+
+    test('Create account opens Logto\'s register screen and signs the new user in', async () => {
+      const { context, page, appErrors } = await newVisitor(app());
+      await page.goto(`${app()}/`);
+
+      await page.getByRole('link', { name: 'Create account' }).click();
+      await assert.doesNotReject(page.getByRole('heading', { name: 'Create account' }).waitFor());
+      await page.locator('#username').fill(`reader-${store}`);
+      await page.locator('#password').fill('reader-password');
+      await page.locator('#name').fill(`New Reader ${store}`);
+      await page.getByRole('button', { name: 'Create account' }).click();
+
+      await expectSignedInAs(page, app(), `New Reader ${store}`);
+      assert.deepEqual(appErrors, []);
+      await context.close();
+    });
+
+    test('Continue with GitHub goes straight to that connector', async () => {
+      const { context, page } = await newVisitor(app());
+      await page.goto(`${app()}/`);
+
+      await page.getByRole('link', { name: 'Continue with GitHub' }).click();
+
+      await assert.doesNotReject(page.getByText('would continue with GitHub').waitFor());
+      await signInAtIdp(page, USERS.alice);
+      await expectSignedInAs(page, app(), USERS.alice.name);
+      await context.close();
+    });
+
+    test('Email me a code starts sign-in with the address filled in', async () => {
+      const { context, page } = await newVisitor(app());
+      await page.goto(`${app()}/`);
+
+      await page.locator('#email').fill('not an address');
+      await page.getByRole('button', { name: 'Send code' }).click();
+      await assert.doesNotReject(page.getByText('Enter a valid email address').waitFor());
+
+      await page.locator('#email').fill('alice@example.com');
+      await page.getByRole('button', { name: 'Send code' }).click();
+      await page.waitForURL(`${stack.idpOrigin}/**`);
+      assert.equal(await page.locator('#username').inputValue(), 'alice@example.com');
+      await context.close();
+    });
+
+    test('a protected page sends the visitor to sign in and back to it', async () => {
+      const { context, page } = await newVisitor(app());
+
+      await page.goto(`${app()}/books`);
+      await signInAtIdp(page, USERS.alice);
+
+      await page.waitForURL(`${app()}/books`);
+      await assert.doesNotReject(page.getByText('Botchan').waitFor());
+      await context.close();
+    });
+
+    test('the profile and API token pages show what Logto issued', async () => {
+      const { context, page, appErrors } = await newVisitor(app());
+      await page.goto(`${app()}/profile`);
+      await signInAtIdp(page, USERS.alice);
+      await page.waitForURL(`${app()}/profile`);
+
+      await assert.doesNotReject(page.getByRole('heading', { name: 'ID token claims' }).waitFor());
+      await assert.doesNotReject(page.getByText('org_bookclub').first().waitFor());
+      await assert.doesNotReject(page.getByText('alice@example.com').first().waitFor());
+      await screenshot(page, `${store}-4-profile`);
+
+      await page.getByRole('link', { name: 'API token' }).click();
+      await assert.doesNotReject(page.getByText('https://api.bookstore.example').first().waitFor());
+      await assert.doesNotReject(page.getByText('read:books').waitFor());
+      assert.deepEqual(appErrors, []);
+      await context.close();
+    });
   });
 }
 
