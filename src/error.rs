@@ -1,9 +1,13 @@
 //! [`AppError`]: every way a request can fail, and the page each one gets.
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::i18n::{Locale, Texts, fill};
 use crate::logto::{LogtoError, error_chain};
 use crate::templates::{ErrorPage, mark_as_private_html};
 
@@ -81,7 +85,8 @@ enum Retry {
 }
 
 impl AppError {
-    fn page_text(&self) -> PageText {
+    /// The error page's words, in the language of `t`: the one place that picks them.
+    fn page_text(&self, t: &'static Texts) -> PageText {
         use LogtoError as L;
         let text = |title, message: &str, retry| PageText {
             title,
@@ -92,40 +97,40 @@ impl AppError {
         match self {
             Self::MissingState | Self::UnknownSignInAttempt | Self::Logto(L::SignInExpired) => {
                 text(
-                    "This sign-in has expired",
-                    "The sign-in link was already used, is too old, or was started in another browser. Start again from the Sign in button.",
+                    t.error_expired_title,
+                    t.error_expired_message,
                     Retry::SignIn,
                 )
             }
             Self::Logto(L::AuthorizationDenied { error, description }) => PageText {
                 detail: Some(with_description(error, description.as_deref())),
                 ..text(
-                    "Sign-in was not completed",
-                    "Logto did not complete the sign-in.",
+                    t.error_not_completed_title,
+                    t.error_not_completed_message,
                     Retry::SignIn,
                 )
             },
             Self::Logto(L::TokenRejected { error, description }) => PageText {
                 detail: Some(with_description(error, description.as_deref())),
                 ..text(
-                    "Sign-in failed",
-                    "Logto did not accept the sign-in code. It may have been used already.",
+                    t.error_sign_in_failed_title,
+                    t.error_code_rejected_message,
                     Retry::SignIn,
                 )
             },
             Self::Logto(L::MissingCode) => text(
-                "Sign-in failed",
-                "The answer from Logto carried no authorization code.",
+                t.error_sign_in_failed_title,
+                t.error_missing_code_message,
                 Retry::SignIn,
             ),
             Self::Logto(L::IssuerMismatch { .. }) => text(
-                "Sign-in failed",
-                "The answer did not come from the expected identity provider, so you were not signed in.",
+                t.error_sign_in_failed_title,
+                t.error_issuer_mismatch_message,
                 Retry::SignIn,
             ),
             Self::Logto(L::InvalidIdToken(_)) => text(
-                "Sign-in failed",
-                "The identity token from Logto could not be verified, so you were not signed in.",
+                t.error_sign_in_failed_title,
+                t.error_invalid_id_token_message,
                 Retry::SignIn,
             ),
             Self::Logto(
@@ -133,8 +138,8 @@ impl AppError {
                 | L::ProviderStatus { .. }
                 | L::InvalidProviderDocument { .. },
             ) => text(
-                "Identity provider unavailable",
-                "Logto cannot be reached right now. Please try again in a moment.",
+                t.error_provider_unavailable_title,
+                t.error_provider_unavailable_message,
                 Retry::SignIn,
             ),
             Self::Logto(
@@ -143,72 +148,104 @@ impl AppError {
                 | L::InvalidAccessToken(_)
                 | L::Revocation(_),
             ) => text(
-                "Identity provider error",
-                "Logto did not finish the sign-in properly. Please try again in a moment.",
+                t.error_provider_failed_title,
+                t.error_provider_failed_message,
                 Retry::SignIn,
             ),
             Self::SignInRequired { .. } => text(
-                "Sign-in required",
-                "Sign in to see this page.",
+                t.error_sign_in_required_title,
+                t.error_sign_in_required_message,
                 Retry::SignIn,
             ),
             Self::InvalidSignInOption(reason) => PageText {
                 detail: Some(reason.clone()),
                 ..text(
-                    "Unknown sign-in option",
-                    "This sign-in link asks for an option the Bookstore does not offer.",
+                    t.error_unknown_option_title,
+                    t.error_unknown_option_message,
                     Retry::Home,
                 )
             },
             Self::Logto(L::InvalidLogoutToken(_)) => text(
-                "Invalid logout token",
-                "The back-channel logout token did not verify; nothing was changed.",
+                t.error_invalid_logout_token_title,
+                t.error_invalid_logout_token_message,
                 Retry::Home,
             ),
             Self::SessionEnded | Self::Logto(L::AccessTokenRejected) => text(
-                "Your session has ended",
-                "Logto no longer accepts this session (it was signed out or has expired). Sign in again to continue.",
+                t.error_session_ended_title,
+                t.error_session_ended_message,
                 Retry::SignIn,
             ),
             Self::CsrfMismatch => text(
-                "This form has expired",
-                "The form was not sent from this session's page. Go back, reload the page and try again.",
+                t.error_form_expired_title,
+                t.error_form_expired_message,
                 Retry::Home,
             ),
             Self::SessionStoreUnavailable => text(
-                "Session store unavailable",
-                "Your session cannot be read or saved right now. Please try again in a moment.",
+                t.error_store_unavailable_title,
+                t.error_store_unavailable_message,
                 Retry::Home,
             ),
             Self::SessionTooLarge {
                 cookie_bytes,
                 limit,
-            } => PageText {
-                message: format!(
-                    "Your sign-in needs a {cookie_bytes}-byte session cookie, and browsers keep at most {limit} bytes. \
-                     The site's operator can fix this by setting SESSION_STORE=redis."
+            } => text(
+                t.error_session_too_large_title,
+                &fill(
+                    t.error_session_too_large_message,
+                    &[("bytes", cookie_bytes), ("limit", limit)],
                 ),
-                ..text("Session too large for a cookie", "", Retry::Home)
-            },
+                Retry::Home,
+            ),
             Self::BadRequest(reason) => PageText {
                 detail: Some(reason.clone()),
                 ..text(
-                    "Bad request",
-                    "The address of this request is not valid.",
+                    t.error_bad_request_title,
+                    t.error_bad_request_message,
                     Retry::Home,
                 )
             },
             Self::NotFound => text(
-                "Page not found",
-                "There is no page at this address.",
+                t.error_not_found_title,
+                t.error_not_found_message,
                 Retry::Home,
             ),
             Self::Logto(L::HttpClient(_)) | Self::SessionWrite(_) | Self::Render(_) => text(
-                "Something went wrong",
-                "The page could not be produced. The error has been logged.",
+                t.error_internal_title,
+                t.error_internal_message,
                 Retry::Home,
             ),
         }
+    }
+
+    /// The error page's HTML in `locale`; `None` for [`AppError::SignInRequired`], which is
+    /// answered with a redirect instead.
+    pub fn page_html(&self, locale: Locale) -> Option<String> {
+        if let Self::SignInRequired { .. } = self {
+            return None;
+        }
+        let status = self.status_code();
+        let t = locale.texts();
+        let text = self.page_text(t);
+        let (retry_href, retry_label) = match text.retry {
+            Retry::SignIn => ("/sign-in", t.try_again),
+            Retry::Home => ("/", t.back_to_store),
+        };
+        let page = ErrorPage {
+            locale,
+            t,
+            // The failed address may not be worth returning to (a spent callback, a POST).
+            path: "/",
+            status: status.as_u16(),
+            title: text.title,
+            message: &text.message,
+            detail: text.detail.as_deref().map(truncated),
+            retry_href,
+            retry_label,
+        };
+        Some(page.render().unwrap_or_else(|error| {
+            log::error!("the error page failed to render: {error}");
+            format!("<!doctype html><title>Error {status}</title><h1>Error {status}</h1><p><a href=\"/\">Home</a></p>")
+        }))
     }
 }
 
@@ -284,26 +321,75 @@ impl ResponseError for AppError {
             log::warn!("{status}: {}", error_chain(self));
         }
 
-        let text = self.page_text();
-        let (retry_href, retry_label) = match text.retry {
-            Retry::SignIn => ("/sign-in", "Try again"),
-            Retry::Home => ("/", "Back to the Bookstore"),
-        };
-        let page = ErrorPage {
-            status: status.as_u16(),
-            title: text.title,
-            message: &text.message,
-            detail: text.detail.as_deref().map(truncated),
-            retry_href,
-            retry_label,
-        };
-        let body = page.render().unwrap_or_else(|error| {
-            log::error!("the error page failed to render: {error}");
-            format!("<!doctype html><title>Error {status}</title><h1>Error {status}</h1><p><a href=\"/\">Home</a></p>")
-        });
+        // English here: this has no request. `render_errors_in_visitor_language` re-renders
+        // the page for visitors of another language.
+        let body = self.page_html(Locale::default()).unwrap_or_default();
         let mut response = HttpResponse::build(status).body(body);
         mark_as_private_html(&mut response);
         response
+    }
+}
+
+/// Re-renders error pages in the visitor's language: [`AppError::error_response`] has no
+/// request to learn it from, so it renders English. The status and the headers (a session
+/// cookie being cleared, for example) are kept; only the page changes.
+pub async fn render_errors_in_visitor_language(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let locale = Locale::of_request(request.request());
+    if locale == Locale::default() {
+        return next
+            .call(request)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    match next.call(request).await {
+        Ok(response) => {
+            let page = response
+                .response()
+                .error()
+                .and_then(|error| page_in(error, locale));
+            Ok(match page {
+                Some(page) => response.map_body(|_, _| BoxBody::new(page)),
+                None => response.map_into_boxed_body(),
+            })
+        }
+        // An inner middleware failed (the session store): there is no response yet, actix
+        // renders one from the error later.
+        Err(error) => Err(InLanguage { error, locale }.into()),
+    }
+}
+
+/// The page of `error` in `locale`, when it is an [`AppError`] with a page.
+fn page_in(error: &actix_web::Error, locale: Locale) -> Option<String> {
+    error.as_error::<AppError>()?.page_html(locale)
+}
+
+/// An error whose page is to be rendered in `locale`.
+#[derive(Debug)]
+struct InLanguage {
+    error: actix_web::Error,
+    locale: Locale,
+}
+
+impl std::fmt::Display for InLanguage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for InLanguage {
+    fn status_code(&self) -> StatusCode {
+        self.error.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let response = self.error.error_response();
+        match page_in(&self.error, self.locale) {
+            Some(page) => response.set_body(BoxBody::new(page)),
+            None => response,
+        }
     }
 }
 
@@ -330,5 +416,32 @@ mod tests {
             description: None,
         });
         assert_eq!(invalid.status_code(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn error_pages_are_rendered_in_the_language_asked_for() {
+        let too_large = AppError::SessionTooLarge {
+            cookie_bytes: 5120,
+            limit: 4096,
+        };
+        let english = too_large.page_html(Locale::En).unwrap();
+        assert!(english.contains(r#"<html lang="en">"#));
+        assert!(english.contains("Session too large for a cookie"));
+        assert!(english.contains("a 5120-byte session cookie"));
+        let japanese = too_large.page_html(Locale::Ja).unwrap();
+        assert!(japanese.contains(r#"<html lang="ja">"#));
+        assert!(japanese.contains("セッションが大きすぎて Cookie に収まりません"));
+        assert!(japanese.contains("5120 バイト"));
+        assert!(japanese.contains("4096 バイト"));
+        assert!(japanese.contains("Bookstore に戻る"));
+        assert!(!japanese.contains('{'), "every placeholder is filled");
+    }
+
+    #[test]
+    fn a_sign_in_required_is_a_redirect_without_a_page() {
+        let error = AppError::SignInRequired {
+            return_to: "/books".into(),
+        };
+        assert_eq!(error.page_html(Locale::Ja), None);
     }
 }

@@ -3,10 +3,12 @@
 //! - [`logto`]: the OpenID Connect client, free of actix types.
 //! - [`routes`]: `/`, `/sign-in`, `/callback` and `/sign-out`, one file each.
 //! - [`session`]: the typed session on top of actix-session (cookie or Redis).
+//! - [`i18n`]: the pages' strings in English and Japanese, and the visitor's language.
 //! - [`configuration`] and [`startup`]: settings from the environment, and the server.
 
 pub mod configuration;
 pub mod error;
+pub mod i18n;
 pub mod logto;
 pub mod return_to;
 pub mod routes;

@@ -10,7 +10,8 @@ use actix_web::middleware::{Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
-use crate::error::AppError;
+use crate::error::{AppError, render_errors_in_visitor_language};
+use crate::i18n::LanguageCookie;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
 use crate::routes::{self, ApiResources};
 use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionDirectory};
@@ -98,6 +99,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let key = settings.session.secret.key().clone();
         let secure_cookies = settings.server.is_https();
+        let language_cookie = web::Data::new(LanguageCookie::new(secure_cookies));
         let logto = web::Data::from(logto);
         let server = HttpServer::new(move || {
             let mut app_data = App::new()
@@ -106,6 +108,7 @@ impl Application {
                 .app_data(methods.clone())
                 .app_data(resources.clone())
                 .app_data(directory.clone())
+                .app_data(language_cookie.clone())
                 .app_data(
                     web::QueryConfig::default().error_handler(|error, _request| {
                         AppError::BadRequest(error.to_string()).into()
@@ -124,6 +127,7 @@ impl Application {
                     secure_cookies,
                 ))
                 .wrap(from_fn(session::render_session_store_failures))
+                .wrap(from_fn(render_errors_in_visitor_language))
                 .wrap(
                     Logger::new(ACCESS_LOG_FORMAT)
                         .custom_request_replace("METHOD", |request| request.method().to_string()),
@@ -137,6 +141,7 @@ impl Application {
                 .route("/profile", web::get().to(routes::profile))
                 .route("/books", web::get().to(routes::books))
                 .route("/api-token", web::get().to(routes::api_token))
+                .route("/lang/{code}", web::get().to(routes::switch_language))
                 .route(
                     "/backchannel-logout",
                     web::post().to(routes::backchannel_logout),

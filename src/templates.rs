@@ -4,6 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use askama::Template;
 
+use crate::i18n::{Book, Locale, Texts};
 use crate::logto::UserProfile;
 
 /// What the pages show about the signed-in user.
@@ -51,6 +52,7 @@ pub struct SocialButton {
 /// The "Email me a code" form.
 pub struct EmailForm {
     pub value: String,
+    /// Why the address was refused, in the visitor's language.
     pub error: Option<&'static str>,
 }
 
@@ -58,6 +60,12 @@ pub struct EmailForm {
 #[derive(Template)]
 #[template(path = "home.html")]
 pub struct HomePage<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
     pub user: Option<&'a UserView>,
     /// For the sign-out form, when signed in.
     pub csrf_token: Option<&'a str>,
@@ -69,6 +77,12 @@ pub struct HomePage<'a> {
 #[derive(Template)]
 #[template(path = "sign_out.html")]
 pub struct SignOutPage<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
     pub csrf_token: &'a str,
 }
 
@@ -100,6 +114,12 @@ pub fn claims_table(claims: &serde_json::Value) -> Vec<Claim> {
 #[derive(Template)]
 #[template(path = "profile.html")]
 pub struct ProfilePage<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
     pub user: &'a UserView,
     pub csrf_token: &'a str,
     pub id_token_claims: &'a [Claim],
@@ -107,17 +127,16 @@ pub struct ProfilePage<'a> {
     pub organizations: &'a [String],
 }
 
-/// A book on the shelf.
-pub struct Book {
-    pub title: &'static str,
-    pub author: &'static str,
-    pub year: u16,
-}
-
 /// `GET /books`.
 #[derive(Template)]
 #[template(path = "books.html")]
 pub struct BooksPage<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
     pub user: &'a UserView,
     pub csrf_token: &'a str,
     pub books: &'a [Book],
@@ -151,6 +170,12 @@ impl ApiTokenView {
 #[derive(Template)]
 #[template(path = "api_token.html")]
 pub struct ApiTokenPage<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
     pub csrf_token: &'a str,
     /// `None` when `LOGTO_RESOURCES` is empty.
     pub token: Option<&'a ApiTokenView>,
@@ -160,6 +185,12 @@ pub struct ApiTokenPage<'a> {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
     pub status: u16,
     pub title: &'a str,
     pub message: &'a str,

@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::error::AppError;
+use crate::i18n::Locale;
 use crate::logto::{LogtoClient, TokenTarget};
 use crate::session::{SignedInUser, UserSession};
 use crate::templates::{ApiTokenPage, ApiTokenView, html_page};
@@ -18,6 +19,7 @@ pub async fn api_token(
     resources: web::Data<ApiResources>,
     session: UserSession,
     mut user: SignedInUser,
+    locale: Locale,
 ) -> Result<HttpResponse, AppError> {
     let token = match resources.0.first() {
         Some(resource) => {
@@ -29,6 +31,9 @@ pub async fn api_token(
         None => None,
     };
     Ok(html_page(&ApiTokenPage {
+        locale,
+        t: locale.texts(),
+        path: "/api-token",
         csrf_token: &user.csrf_token,
         token: token.as_ref(),
     })?)

@@ -3,6 +3,7 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 
 use crate::error::AppError;
+use crate::i18n::Locale;
 use crate::session::UserSession;
 use crate::sign_in_methods::SignInMethods;
 use crate::templates::{EmailForm, HomePage, SocialButton, UserView, html_page};
@@ -12,17 +13,20 @@ use crate::templates::{EmailForm, HomePage, SocialButton, UserView, html_page};
 pub async fn home(
     session: UserSession,
     methods: web::Data<SignInMethods>,
+    locale: Locale,
 ) -> Result<HttpResponse, AppError> {
-    render_home(&session, &methods, None, StatusCode::OK)
+    render_home(&session, &methods, locale, None, StatusCode::OK)
 }
 
 /// The home page; `rejected_email` re-renders the email form with an error.
 pub(crate) fn render_home(
     session: &UserSession,
     methods: &SignInMethods,
+    locale: Locale,
     rejected_email: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let t = locale.texts();
     let user = session.user();
     let view = user.as_ref().map(|user| UserView::from(&user.profile));
     let social = methods
@@ -35,9 +39,13 @@ pub(crate) fn render_home(
         .collect::<Vec<_>>();
     let email_form = methods.email_sign_in.then(|| EmailForm {
         value: rejected_email.unwrap_or_default().to_owned(),
-        error: rejected_email.map(|_| "Enter a valid email address, like name@example.com."),
+        error: rejected_email.map(|_| t.invalid_email),
     });
     let page = HomePage {
+        locale,
+        t,
+        // Also for the home page re-rendered by `POST /sign-in`: a GET there would sign in.
+        path: "/",
         user: view.as_ref(),
         csrf_token: user.as_ref().map(|user| user.csrf_token.as_str()),
         social: &social,

@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::error::AppError;
+use crate::i18n::Locale;
 use crate::logto::{LogtoClient, LogtoError, TokenTarget, decode_stored_id_token};
 use crate::session::{SignedInUser, UserSession};
 use crate::templates::{Claim, ProfilePage, UserView, claims_table, html_page};
@@ -13,6 +14,7 @@ pub async fn profile(
     tokens: web::Data<TokenService>,
     session: UserSession,
     mut user: SignedInUser,
+    locale: Locale,
 ) -> Result<HttpResponse, AppError> {
     // Verified at sign-in (or refresh) and kept in the session since.
     let id_token_claims = decode_stored_id_token(&user.tokens.id_token)?;
@@ -45,6 +47,9 @@ pub async fn profile(
     let userinfo_table: Vec<Claim> = claims_table(&serde_json::Value::Object(userinfo));
 
     Ok(html_page(&ProfilePage {
+        locale,
+        t: locale.texts(),
+        path: "/profile",
         user: &UserView::from(&user.profile),
         csrf_token: &user.csrf_token,
         id_token_claims: &id_token_table,

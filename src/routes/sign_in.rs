@@ -2,6 +2,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::AppError;
+use crate::i18n::Locale;
 use crate::logto::{DirectSignIn, FirstScreen, Identifier, LogtoClient, SignInOptions};
 use crate::routes::{home::render_home, see_other};
 use crate::session::UserSession;
@@ -29,8 +30,9 @@ pub async fn sign_in(
     methods: web::Data<SignInMethods>,
     session: UserSession,
     request: web::Query<SignInRequest>,
+    locale: Locale,
 ) -> Result<HttpResponse, AppError> {
-    start(&logto, &methods, &session, request.into_inner()).await
+    start(&logto, &methods, &session, locale, request.into_inner()).await
 }
 
 /// `POST /sign-in`: the "Email me a code" form. A bad address re-renders the form with an error.
@@ -39,6 +41,7 @@ pub async fn sign_in_with_form(
     methods: web::Data<SignInMethods>,
     session: UserSession,
     form: web::Form<SignInRequest>,
+    locale: Locale,
 ) -> Result<HttpResponse, AppError> {
     let request = form.into_inner();
     if let Some(email) = &request.email
@@ -48,20 +51,24 @@ pub async fn sign_in_with_form(
         return render_home(
             &session,
             &methods,
+            locale,
             Some(email),
             actix_web::http::StatusCode::BAD_REQUEST,
         );
     }
-    start(&logto, &methods, &session, request).await
+    start(&logto, &methods, &session, locale, request).await
 }
 
 async fn start(
     logto: &LogtoClient,
     methods: &SignInMethods,
     session: &UserSession,
+    locale: Locale,
     request: SignInRequest,
 ) -> Result<HttpResponse, AppError> {
-    let options = sign_in_options(methods, &request)?;
+    let mut options = sign_in_options(methods, &request)?;
+    // Logto's sign-in page then speaks the language the visitor reads here.
+    options.ui_locales = Some(locale.code().to_owned());
     let start = logto.start_sign_in(&options).await?;
     session.begin_sign_in(start.pending, request.return_to.as_deref().unwrap_or("/"))?;
     Ok(see_other(start.url.as_str()))

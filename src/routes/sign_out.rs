@@ -3,6 +3,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
+use crate::i18n::Locale;
 use crate::logto::{LogtoClient, error_chain};
 use crate::routes::see_other;
 use crate::session::UserSession;
@@ -16,11 +17,17 @@ pub struct SignOutForm {
 
 /// `GET /sign-out`: a confirmation page whose form posts to `/sign-out`. Signing out by a
 /// plain link would let any site sign users out.
-pub async fn confirm_sign_out(session: UserSession) -> Result<HttpResponse, AppError> {
+pub async fn confirm_sign_out(
+    session: UserSession,
+    locale: Locale,
+) -> Result<HttpResponse, AppError> {
     let Some(user) = session.user() else {
         return Ok(see_other("/"));
     };
     Ok(html_page(&SignOutPage {
+        locale,
+        t: locale.texts(),
+        path: "/sign-out",
         csrf_token: &user.csrf_token,
     })?)
 }

@@ -8,6 +8,7 @@ mod test_idp_selftest;
 mod backchannel;
 mod callback;
 mod home;
+mod language;
 mod logto_client;
 mod protected;
 mod sessions;
