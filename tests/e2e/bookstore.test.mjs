@@ -71,6 +71,7 @@ async function expectSignedOut(page, appOrigin) {
 for (const store of ['cookie', 'redis']) {
   describe(`with the ${store} session store`, () => {
     const app = () => stack.apps[store];
+    const idp = () => stack.idps[store];
 
     test('a user signs in, stays signed in on reload, and signs out of Logto too', async () => {
       const { context, page, appErrors } = await newVisitor(app());
@@ -79,7 +80,7 @@ for (const store of ['cookie', 'redis']) {
       await screenshot(page, `${store}-1-home-signed-out`);
 
       await page.getByRole('link', { name: 'Sign in' }).click();
-      await page.waitForURL(`${stack.idpOrigin}/**`);
+      await page.waitForURL(`${idp()}/**`);
       await screenshot(page, `${store}-2-idp-sign-in`);
       await signInAtIdp(page, USERS.alice);
       await expectSignedInAs(page, app(), USERS.alice.name);
@@ -93,7 +94,7 @@ for (const store of ['cookie', 'redis']) {
 
       // Logto's session ended as well: signing in again asks for the password.
       await page.getByRole('link', { name: 'Sign in' }).click();
-      await page.waitForURL(`${stack.idpOrigin}/**`);
+      await page.waitForURL(`${idp()}/**`);
       await assert.doesNotReject(page.locator('#password').waitFor());
       assert.deepEqual(appErrors, []);
       await context.close();
@@ -183,7 +184,7 @@ for (const store of ['cookie', 'redis']) {
 
       await page.locator('#email').fill('alice@example.com');
       await page.getByRole('button', { name: 'Send code' }).click();
-      await page.waitForURL(`${stack.idpOrigin}/**`);
+      await page.waitForURL(`${idp()}/**`);
       assert.equal(await page.locator('#username').inputValue(), 'alice@example.com');
       await context.close();
     });
@@ -215,6 +216,29 @@ for (const store of ['cookie', 'redis']) {
       await assert.doesNotReject(page.getByText('read:books').waitFor());
       assert.deepEqual(appErrors, []);
       await context.close();
+    });
+
+    test('when Logto ends a session, back-channel logout signs out that browser only', async () => {
+      const alice = await newVisitor(app());
+      const bob = await newVisitor(app());
+      for (const [visitor, user] of [[alice, USERS.alice], [bob, USERS.bob]]) {
+        await visitor.page.goto(`${app()}/sign-in`);
+        await signInAtIdp(visitor.page, user);
+        await expectSignedInAs(visitor.page, app(), user.name);
+      }
+
+      // Alice's Logto session ends at Logto itself (as from another app or the Console),
+      // not through this app: only the back-channel logout can tell the app.
+      const endSession = new URL(`${idp()}/oidc/session/end`);
+      endSession.searchParams.set('client_id', 'bookstore-demo');
+      endSession.searchParams.set('post_logout_redirect_uri', `${app()}/`);
+      await alice.page.goto(endSession.href);
+      await expectSignedOut(alice.page, app());
+
+      await bob.page.reload();
+      await expectSignedInAs(bob.page, app(), USERS.bob.name);
+      await alice.context.close();
+      await bob.context.close();
     });
   });
 }

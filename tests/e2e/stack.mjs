@@ -69,38 +69,41 @@ async function stop(child) {
 }
 
 /**
- * Starts the IdP, Redis and one app per session store. Returns their origins and `stop()`.
- * Every app is registered at the one IdP.
+ * Starts Redis and, per session store, one app with its own Logto-shaped IdP (so that each IdP
+ * can send back-channel logout to its app). Returns their origins and `stop()`.
  */
 export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
   const children = [];
   try {
-    const idpPort = await freePort();
-    const idpOrigin = `http://127.0.0.1:${idpPort}`;
-    const apps = {};
-    for (const store of stores) apps[store] = `http://127.0.0.1:${await freePort()}`;
-
     const redisPort = await freePort();
     const redis = start('redis', 'redis-server', [
       '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     ]);
     children.push(redis);
 
-    const idp = start('idp', process.execPath, ['dev/idp/server.mjs'], {
-      IDP_PORT: String(idpPort),
-      IDP_ORIGIN: idpOrigin,
-      LOGTO_APP_ID: 'bookstore-demo',
-      LOGTO_APP_SECRET: 'bookstore-demo-secret',
-      BASE_URL: Object.values(apps).join(' '),
-    });
-    children.push(idp);
-    await waitForHttp(`${idpOrigin}/oidc/.well-known/openid-configuration`, 20_000, idp);
+    const apps = {};
+    const idps = {};
+    for (const store of stores) {
+      const appOrigin = `http://127.0.0.1:${await freePort()}`;
+      const idpOrigin = `http://127.0.0.1:${await freePort()}`;
+      apps[store] = appOrigin;
+      idps[store] = idpOrigin;
 
-    for (const [store, origin] of Object.entries(apps)) {
+      const idp = start(`idp-${store}`, process.execPath, ['dev/idp/server.mjs'], {
+        IDP_PORT: new URL(idpOrigin).port,
+        IDP_ORIGIN: idpOrigin,
+        LOGTO_APP_ID: 'bookstore-demo',
+        LOGTO_APP_SECRET: 'bookstore-demo-secret',
+        BASE_URL: appOrigin,
+        BACKCHANNEL_LOGOUT_URI: `${appOrigin}/backchannel-logout`,
+      });
+      children.push(idp);
+      await waitForHttp(`${idpOrigin}/oidc/.well-known/openid-configuration`, 20_000, idp);
+
       const app = start(`app-${store}`, appBinary, [], {
         HOST: '127.0.0.1',
-        PORT: new URL(origin).port,
-        BASE_URL: origin,
+        PORT: new URL(appOrigin).port,
+        BASE_URL: appOrigin,
         LOGTO_ENDPOINT: idpOrigin,
         LOGTO_APP_ID: 'bookstore-demo',
         LOGTO_APP_SECRET: 'bookstore-demo-secret',
@@ -114,12 +117,12 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
         RUST_LOG: 'info',
       });
       children.push(app);
-      await waitForHttp(`${origin}/`, 20_000, app);
+      await waitForHttp(`${appOrigin}/`, 20_000, app);
     }
 
     return {
-      idpOrigin,
       apps,
+      idps,
       logs: () => children.map((child) => `--- ${child.label}\n${child.log()}`).join('\n'),
       stop: () => Promise.all(children.map(stop)),
     };
