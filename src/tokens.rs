@@ -14,7 +14,7 @@ use deadpool_redis::redis;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::logto::{LogtoClient, Refreshed, TokenSet, TokenTarget, UserProfile};
+use crate::logto::{LogtoClient, Refreshed, TokenSet, TokenTarget, UserProfile, unix_now};
 use crate::session::{CachedToken, SignedInUser, UserSession};
 
 /// A token this close to expiry is refreshed first.
@@ -273,14 +273,6 @@ fn fresh_token(user: &SignedInUser, target: &TokenTarget) -> Option<String> {
             .filter(|cached| fresh(cached.expires_at))
             .map(|cached| cached.token.clone()),
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
 }
 
 fn apply_refresh(user: &mut SignedInUser, target: &TokenTarget, refreshed: Refreshed) {

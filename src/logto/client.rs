@@ -700,8 +700,8 @@ fn token_request_error(
     }
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> i64 {
+/// Seconds since the Unix epoch: the clock every expiry here is measured with.
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {

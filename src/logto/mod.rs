@@ -46,7 +46,7 @@ mod options;
 mod types;
 
 pub use access_token::AccessTokenClaims;
-pub use client::{LogtoClient, LogtoConfig};
+pub use client::{LogtoClient, LogtoConfig, unix_now};
 pub use discovery::ProviderMetadata;
 pub use error::{LogtoError, error_chain};
 pub use id_token::{IdTokenClaims, decode_stored_id_token};

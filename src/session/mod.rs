@@ -89,11 +89,7 @@ impl SignedInUser {
             grant_id: random_token(),
             revision: 0,
             csrf_token: random_token(),
-            signed_in_at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |elapsed| {
-                    i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-                }),
+            signed_in_at: crate::logto::unix_now(),
         }
     }
 }
