@@ -24,7 +24,7 @@ use url::Url;
 
 use super::LogtoError;
 use super::access_token::{self, AccessTokenClaims};
-use super::discovery::ProviderMetadata;
+use super::discovery::{ProviderMetadata, fetch_document};
 use super::error::error_chain;
 use super::id_token::{self, IdTokenChecks, IdTokenClaims};
 use super::jwks::JwksCache;
@@ -613,35 +613,16 @@ impl LogtoClient {
     async fn discover(&self) -> Result<Provider, LogtoError> {
         const DOCUMENT: &str = "discovery document";
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let response =
-            self.http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|source| LogtoError::ProviderUnreachable {
-                    document: DOCUMENT,
-                    source,
-                })?;
-        if !response.status().is_success() {
-            return Err(LogtoError::ProviderStatus {
-                document: DOCUMENT,
-                status: response.status().as_u16(),
-            });
-        }
-        let invalid = |reason: String| LogtoError::InvalidProviderDocument {
-            document: DOCUMENT,
-            reason,
-        };
-        let metadata: ProviderMetadata = response
-            .json()
-            .await
-            .map_err(|error| invalid(error.to_string()))?;
+        let metadata: ProviderMetadata = fetch_document(&self.http, &url, DOCUMENT).await?;
         // OpenID Connect Discovery §4.3: the issuer must be the one we asked.
         if metadata.issuer != self.issuer {
-            return Err(invalid(format!(
-                "its issuer is {:?}, not {:?}; check LOGTO_ENDPOINT",
-                metadata.issuer, self.issuer
-            )));
+            return Err(LogtoError::InvalidProviderDocument {
+                document: DOCUMENT,
+                reason: format!(
+                    "its issuer is {:?}, not {:?}; check LOGTO_ENDPOINT",
+                    metadata.issuer, self.issuer
+                ),
+            });
         }
 
         let oauth = oauth2::Client::new(ClientId::new(self.config.app_id.clone()))

@@ -1,7 +1,10 @@
 //! The OpenID Provider metadata served at `/oidc/.well-known/openid-configuration`.
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use url::Url;
+
+use super::LogtoError;
 
 /// The part of Logto's discovery document that this client uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,4 +21,30 @@ pub struct ProviderMetadata {
     /// RFC 9207: when true, every authorization response must carry `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// GETs one of Logto's public JSON documents (discovery, JWKS), naming it in every error.
+pub(crate) async fn fetch_document<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    document: &'static str,
+) -> Result<T, LogtoError> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|source| LogtoError::ProviderUnreachable { document, source })?;
+    if !response.status().is_success() {
+        return Err(LogtoError::ProviderStatus {
+            document,
+            status: response.status().as_u16(),
+        });
+    }
+    response
+        .json()
+        .await
+        .map_err(|error| LogtoError::InvalidProviderDocument {
+            document,
+            reason: error.to_string(),
+        })
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::LogtoError;
+use super::discovery::fetch_document;
 
 /// A public key ready to verify signatures, with what the JWKS says about it.
 pub(crate) struct VerificationKey {
@@ -136,26 +137,7 @@ impl JwksCache {
 
     async fn fetch(&self, http: &reqwest::Client, jwks_uri: &Url) -> Result<(), LogtoError> {
         const DOCUMENT: &str = "JWKS";
-        let response = http.get(jwks_uri.clone()).send().await.map_err(|source| {
-            LogtoError::ProviderUnreachable {
-                document: DOCUMENT,
-                source,
-            }
-        })?;
-        if !response.status().is_success() {
-            return Err(LogtoError::ProviderStatus {
-                document: DOCUMENT,
-                status: response.status().as_u16(),
-            });
-        }
-        let raw: RawJwks =
-            response
-                .json()
-                .await
-                .map_err(|error| LogtoError::InvalidProviderDocument {
-                    document: DOCUMENT,
-                    reason: error.to_string(),
-                })?;
+        let raw: RawJwks = fetch_document(http, jwks_uri.as_str(), DOCUMENT).await?;
 
         let mut ring = KeyRing::default();
         for value in raw.keys {
