@@ -38,6 +38,14 @@ pub enum AppError {
     #[error("the session ended because Logto refused to refresh its tokens")]
     SessionEnded,
 
+    /// Logto refused an organization token (`access_denied`: not a member; `insufficient_scope`:
+    /// signed in without `urn:logto:scope:organizations`). The session stays as it was.
+    #[error("Logto refused a token for organization {organization_id}: {reason}")]
+    OrganizationDenied {
+        organization_id: String,
+        reason: String,
+    },
+
     /// A form arrived without this session's CSRF token.
     #[error("the form's CSRF token does not match the session")]
     CsrfMismatch,
@@ -175,6 +183,14 @@ impl AppError {
                 t.error_session_ended_message,
                 Retry::SignIn,
             ),
+            Self::OrganizationDenied { reason, .. } => PageText {
+                detail: Some(reason.clone()),
+                ..text(
+                    t.error_organization_denied_title,
+                    t.error_organization_denied_message,
+                    Retry::Home,
+                )
+            },
             Self::CsrfMismatch => text(
                 t.error_form_expired_title,
                 t.error_form_expired_message,
@@ -272,7 +288,7 @@ impl ResponseError for AppError {
             | Self::InvalidSignInOption(_) => StatusCode::BAD_REQUEST,
             Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::SessionEnded => StatusCode::UNAUTHORIZED,
-            Self::CsrfMismatch => StatusCode::FORBIDDEN,
+            Self::CsrfMismatch | Self::OrganizationDenied { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionTooLarge { .. } | Self::SessionWrite(_) | Self::Render(_) => {

@@ -141,6 +141,10 @@ impl Application {
                 .route("/profile", web::get().to(routes::profile))
                 .route("/books", web::get().to(routes::books))
                 .route("/api-token", web::get().to(routes::api_token))
+                .route(
+                    "/organizations/{id}/token",
+                    web::get().to(routes::organization_token),
+                )
                 .route("/lang/{code}", web::get().to(routes::switch_language))
                 .route(
                     "/backchannel-logout",

@@ -142,23 +142,24 @@ pub struct BooksPage<'a> {
     pub books: &'a [Book],
 }
 
-/// The parts of an API access token worth showing.
-pub struct ApiTokenView {
-    pub resource: String,
+/// What the token pages show of a verified JWT access token.
+pub struct AccessTokenView {
+    /// What the token was requested for: the resource indicator, or the organization id.
+    pub target: String,
     pub audience: String,
     pub scope: String,
     pub expires_at: i64,
 }
 
-impl ApiTokenView {
-    /// The view of verified `claims` of a token for `resource`.
-    pub fn new(resource: &str, claims: &crate::logto::AccessTokenClaims) -> Self {
+impl AccessTokenView {
+    /// The view of the verified `claims` of a token requested for `target`.
+    pub fn new(target: &str, claims: &crate::logto::AccessTokenClaims) -> Self {
         let audience = match &claims.aud {
             crate::logto::Audience::One(aud) => aud.clone(),
             crate::logto::Audience::Many(auds) => auds.join(" "),
         };
         Self {
-            resource: resource.to_owned(),
+            target: target.to_owned(),
             audience,
             scope: claims.scope.clone().unwrap_or_default(),
             expires_at: claims.exp,
@@ -178,7 +179,22 @@ pub struct ApiTokenPage<'a> {
     pub path: &'a str,
     pub csrf_token: &'a str,
     /// `None` when `LOGTO_RESOURCES` is empty.
-    pub token: Option<&'a ApiTokenView>,
+    pub token: Option<&'a AccessTokenView>,
+}
+
+/// `GET /organizations/{id}/token`.
+#[derive(Template)]
+#[template(path = "organization_token.html")]
+pub struct OrganizationTokenPage<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
+    pub csrf_token: &'a str,
+    pub organization_id: &'a str,
+    pub token: &'a AccessTokenView,
 }
 
 /// Every error, with its status and a way back.

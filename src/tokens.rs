@@ -76,6 +76,19 @@ impl TokenService {
         result
     }
 
+    /// A valid organization token (audience `urn:logto:organization:<id>`), from the refresh
+    /// grant with `organization_id`. Logto answers `access_denied` when the user is not a member
+    /// and `insufficient_scope` without `urn:logto:scope:organizations`; neither ends the session.
+    pub async fn organization_token(
+        &self,
+        session: &UserSession,
+        user: &mut SignedInUser,
+        organization_id: &str,
+    ) -> Result<String, AppError> {
+        let target = TokenTarget::Organization(organization_id.to_owned());
+        self.access_token(session, user, &target).await
+    }
+
     async fn refresh_if_stale(
         &self,
         session: &UserSession,

@@ -55,6 +55,16 @@ export class Accounts {
     return this.#add({ sub, username, password, name: name || null, createdAt: Date.now() });
   }
 
+  /** The user's role names in an organization, or undefined when the user is not a member. */
+  organizationRoles(sub, organizationId) {
+    const user = this.#bySub.get(sub);
+    if (!user?.organizations.includes(organizationId)) return undefined;
+    const prefix = `${organizationId}:`;
+    return user.organizationRoles
+      .filter((role) => role.startsWith(prefix))
+      .map((role) => role.slice(prefix.length));
+  }
+
   /** oidc-provider's `findAccount`: the account behind a subject, or undefined. */
   async findAccount(sub) {
     const user = this.#bySub.get(sub);

@@ -1,6 +1,9 @@
 // The IdP's settings, read once from the environment. Defaults match the Bookstore's
 // .env.example, so `node dev/idp/server.mjs` and the app work together out of the box.
 
+/** How long access tokens live when IDP_ACCESS_TOKEN_TTL is unset: an hour, as in Logto. */
+export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
+
 /** Origins without their trailing slash, so `${origin}/callback` never doubles it. */
 function origins(list) {
   return list
@@ -14,6 +17,11 @@ export function readConfig(env = process.env) {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new Error(`IDP_PORT must be a port number, got ${JSON.stringify(env.IDP_PORT)}`);
   }
+  const accessTokenTTL = Number(env.IDP_ACCESS_TOKEN_TTL || DEFAULT_ACCESS_TOKEN_TTL);
+  if (!Number.isInteger(accessTokenTTL) || accessTokenTTL < 1) {
+    throw new Error('IDP_ACCESS_TOKEN_TTL must be a whole number of seconds, at least 1, '
+      + `got ${JSON.stringify(env.IDP_ACCESS_TOKEN_TTL)}`);
+  }
   const origin = (env.IDP_ORIGIN || `http://localhost:${port}`).replace(/\/+$/, '');
   const appOrigins = origins(env.BASE_URL || 'http://localhost:3000');
 
@@ -21,6 +29,7 @@ export function readConfig(env = process.env) {
     port,
     origin,
     issuer: `${origin}/oidc`,
+    accessTokenTTL,
     client: {
       id: env.LOGTO_APP_ID || 'bookstore-demo',
       secret: env.LOGTO_APP_SECRET || 'bookstore-demo-secret',

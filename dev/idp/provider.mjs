@@ -5,6 +5,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 import MemoryAdapter from './adapter.mjs';
+import { enableOrganizationTokens } from './organizations.mjs';
 import { errorPage, signedOutPage, signOutPage } from './views.mjs';
 
 /** The demo API resource (RFC 8707), as if registered in the Logto Console. */
@@ -47,7 +48,37 @@ function clientMetadata(client) {
   };
 }
 
-export async function createProvider({ issuer, client, accounts }) {
+/** Where a grant was revoked, from the route that did it. */
+function revokedWhere({ oidc: { route, params } }) {
+  if (route === 'revocation') return 'revocation endpoint';
+  if (route === 'end_session_confirm') return 'end session';
+  // At the token endpoint, a spent code or refresh token presented again revokes its grant.
+  if (route === 'token') return `${params.grant_type.replaceAll('_', ' ')} reuse`;
+  return route;
+}
+
+/** Lines on stderr for what happens at the provider, which tests count. Never a token value. */
+function logEvents(provider) {
+  provider.on('grant.success', ({ oidc: { params } }) => {
+    let line = `token grant: ${params.grant_type}`;
+    if (params.organization_id) line += ` organization=${params.organization_id}`;
+    if (params.resource) line += ` resource=${params.resource}`;
+    console.error(line);
+  });
+  provider.on('grant.error', ({ oidc: { params } }, error) => {
+    // A refused grant type is whatever the client sent: keep it to one word on one line.
+    const grantType = String(params?.grant_type ?? '-').replace(/[^\x21-\x7e]/g, '?');
+    console.error(`token grant refused: ${grantType} ${error.error}`);
+  });
+  provider.on('grant.revoked', (ctx) => console.error(`grant revoked: ${revokedWhere(ctx)}`));
+  provider.on('backchannel.success', () => console.error('backchannel logout sent'));
+  provider.on('backchannel.error', (_ctx, error, { backchannelLogoutUri }) => {
+    console.error(`back-channel logout to ${backchannelLogoutUri} failed: ${error.message}`);
+  });
+  provider.on('server_error', (_ctx, error) => console.error(error));
+}
+
+export async function createProvider({ issuer, client, accessTokenTTL, accounts }) {
   const provider = new Provider(issuer, {
     adapter: MemoryAdapter,
     clients: [clientMetadata(client)],
@@ -75,7 +106,8 @@ export async function createProvider({ issuer, client, accounts }) {
     pkce: { required: () => true },
     rotateRefreshToken: true,
     ttl: {
-      AccessToken: HOUR,
+      // A number applies to every access token: opaque, API resource and organization JWTs.
+      AccessToken: accessTokenTTL,
       AuthorizationCode: 60,
       IdToken: HOUR,
       RefreshToken: 14 * DAY,
@@ -128,9 +160,7 @@ export async function createProvider({ issuer, client, accounts }) {
     },
   });
 
-  provider.on('server_error', (_ctx, error) => console.error(error));
-  provider.on('backchannel.error', (_ctx, error, { backchannelLogoutUri }) => {
-    console.error(`back-channel logout to ${backchannelLogoutUri} failed: ${error.message}`);
-  });
+  enableOrganizationTokens(provider, { accounts, signingAlg: SIGNING_ALG });
+  logEvents(provider);
   return provider;
 }

@@ -9,8 +9,9 @@ import express from 'express';
 import { errors } from 'oidc-provider';
 
 import { Accounts, seededUsers } from './accounts.mjs';
-import { readConfig } from './config.mjs';
+import { DEFAULT_ACCESS_TOKEN_TTL, readConfig } from './config.mjs';
 import { interactionRoutes } from './interactions.mjs';
+import { ORGANIZATIONS } from './organizations.mjs';
 import { createProvider } from './provider.mjs';
 import { errorPage } from './views.mjs';
 
@@ -57,9 +58,16 @@ console.log(`Logto-shaped dev IdP (oidc-provider) on http://127.0.0.1:${config.p
 console.log(`  issuer:  ${config.issuer}`);
 console.log(`  client:  ${config.client.id} / ${config.client.secret}`);
 console.log(`  redirect URIs: ${config.client.redirectUris.join(' ')}`);
+if (config.accessTokenTTL !== DEFAULT_ACCESS_TOKEN_TTL) {
+  console.log(`  access tokens expire after ${config.accessTokenTTL} s (IDP_ACCESS_TOKEN_TTL)`);
+}
 console.log('  users:');
 for (const { username, password, name } of users) {
   console.log(`    ${username} / ${password} (${name})`);
+}
+console.log('  organizations:');
+for (const [id, { name, roles }] of ORGANIZATIONS) {
+  console.log(`    ${id} (${name}), roles ${Object.keys(roles).join(' ')}`);
 }
 console.log(`IdP ready: ${config.issuer}`);
 

@@ -63,6 +63,7 @@ pub static TEXTS: Texts = Texts {
 
     profile_of: "Profile of {name}",
     organizations: "Organizations",
+    organizations_note: "Each organization has its own access token, issued by the refresh grant with organization_id.",
     id_token_claims: "ID token claims",
     id_token_note: "Verified at sign-in: signature, issuer, audience, expiry and nonce.",
     userinfo: "Userinfo",
@@ -76,6 +77,8 @@ pub static TEXTS: Texts = Texts {
     scope: "Scope",
     expires_at: "Expires at",
     unix_time: "(Unix time)",
+    organization_token: "Organization token",
+    organization_token_lead: "A JWT access token for the organization {organization}, verified against Logto's keys as an API would.",
     no_api_resource: "No API resource is configured. Set {variable} to an API resource indicator registered in Logto.",
     api_resource_example: "For example: {example}",
 
@@ -114,6 +117,8 @@ pub static TEXTS: Texts = Texts {
     error_bad_request_message: "The address of this request is not valid.",
     error_not_found_title: "Page not found",
     error_not_found_message: "There is no page at this address.",
+    error_organization_denied_title: "No access to this organization",
+    error_organization_denied_message: "Logto did not issue a token for this organization. You may not be a member of it (any more), or this app does not ask for the organizations scope.",
     error_internal_title: "Something went wrong",
     error_internal_message: "The page could not be produced. The error has been logged.",
 };

@@ -63,6 +63,7 @@ pub static TEXTS: Texts = Texts {
 
     profile_of: "{name} さんのプロフィール",
     organizations: "組織",
+    organizations_note: "組織ごとに専用のアクセストークンがあり、organization_id を付けたリフレッシュグラントで発行されます。",
     id_token_claims: "IDトークンのクレーム",
     id_token_note: "サインイン時に、署名・発行者・オーディエンス・有効期限・nonce を検証済みです。",
     userinfo: "ユーザー情報",
@@ -76,6 +77,8 @@ pub static TEXTS: Texts = Texts {
     scope: "スコープ",
     expires_at: "有効期限",
     unix_time: "（Unix 時間）",
+    organization_token: "組織トークン",
+    organization_token_lead: "組織 {organization} 向けの JWT アクセストークンです。API と同じように、Logto の公開鍵で検証しています。",
     no_api_resource: "API リソースが設定されていません。Logto に登録した API リソースのインジケーターを {variable} に設定してください。",
     api_resource_example: "例：{example}",
 
@@ -114,6 +117,8 @@ pub static TEXTS: Texts = Texts {
     error_bad_request_message: "このリクエストのアドレスは無効です。",
     error_not_found_title: "ページが見つかりません",
     error_not_found_message: "このアドレスにはページがありません。",
+    error_organization_denied_title: "この組織にはアクセスできません",
+    error_organization_denied_message: "Logto はこの組織のトークンを発行しませんでした。この組織のメンバーでない（または、メンバーでなくなった）か、このアプリが組織スコープを要求していない可能性があります。",
     error_internal_title: "問題が発生しました",
     error_internal_message: "ページを表示できませんでした。エラーは記録されています。",
 };

@@ -273,6 +273,7 @@ pub struct Texts {
     /// `{name}`: the user's name.
     pub profile_of: &'static str,
     pub organizations: &'static str,
+    pub organizations_note: &'static str,
     pub id_token_claims: &'static str,
     pub id_token_note: &'static str,
     pub userinfo: &'static str,
@@ -290,6 +291,8 @@ pub struct Texts {
     pub expires_at: &'static str,
     pub unix_time: &'static str,
     /// `{variable}`: `LOGTO_RESOURCES`, as code.
+    pub organization_token: &'static str,
+    pub organization_token_lead: &'static str,
     pub no_api_resource: &'static str,
     /// `{example}`: an API resource indicator, as code.
     pub api_resource_example: &'static str,
@@ -332,6 +335,8 @@ pub struct Texts {
     pub error_bad_request_message: &'static str,
     pub error_not_found_title: &'static str,
     pub error_not_found_message: &'static str,
+    pub error_organization_denied_title: &'static str,
+    pub error_organization_denied_message: &'static str,
     pub error_internal_title: &'static str,
     pub error_internal_message: &'static str,
 }

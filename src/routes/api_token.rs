@@ -4,7 +4,7 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::logto::{LogtoClient, TokenTarget};
 use crate::session::{SignedInUser, UserSession};
-use crate::templates::{ApiTokenPage, ApiTokenView, html_page};
+use crate::templates::{AccessTokenView, ApiTokenPage, html_page};
 use crate::tokens::TokenService;
 
 /// The API resources requested at sign-in (`LOGTO_RESOURCES`).
@@ -26,7 +26,7 @@ pub async fn api_token(
             let target = TokenTarget::Resource(resource.clone());
             let raw = tokens.access_token(&session, &mut user, &target).await?;
             let claims = logto.verify_access_token(&raw, resource).await?;
-            Some(ApiTokenView::new(resource, &claims))
+            Some(AccessTokenView::new(resource, &claims))
         }
         None => None,
     };

@@ -6,9 +6,9 @@ use reqwest::StatusCode;
 use tokio::task::JoinSet;
 
 use crate::for_both_stores;
-use crate::helpers::{API_RESOURCE, Store, spawn_app};
+use crate::helpers::{API_RESOURCE, Store, spawn_app, spawn_app_with};
 use crate::sign_in::signed_in_app;
-use crate::test_idp::{Endpoint, TestUser};
+use crate::test_idp::{Endpoint, ORGANIZATIONS_SCOPE, TestUser};
 
 for_both_stores!(
     twenty_concurrent_requests_with_an_expired_token_refresh_it_once,
@@ -127,4 +127,91 @@ async fn twenty_concurrent_requests_with_an_expired_token_refresh_it_once(store:
         StatusCode::OK,
         "still signed in"
     );
+}
+
+#[tokio::test]
+async fn the_profile_links_each_organization_to_its_token_page() {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
+    app.sign_in().await;
+
+    let page = app.get("/profile").await.text().await.unwrap();
+
+    assert!(page.contains(r#"href="/organizations/org_bookclub/token""#));
+}
+
+#[tokio::test]
+async fn an_organization_token_page_shows_a_verified_token_for_that_organization() {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
+    app.sign_in().await;
+
+    let response = app.get("/organizations/org_bookclub/token").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("urn:logto:organization:org_bookclub"));
+    assert_eq!(app.idp().refresh_grant_count(), 1);
+
+    // Cached in the session like any other access token.
+    assert_eq!(
+        app.get("/organizations/org_bookclub/token").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.idp().refresh_grant_count(), 1);
+}
+
+#[tokio::test]
+async fn an_organization_the_user_is_not_in_is_refused_without_ending_the_session() {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
+    app.sign_in().await;
+
+    let response = app.get("/organizations/org_elsewhere/token").await;
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("No access to this organization"));
+    assert!(page.contains("access_denied"));
+    assert_eq!(
+        app.get("/organizations/org_bookclub/token").await.status(),
+        StatusCode::OK,
+        "the refresh token was not spent, and the session goes on"
+    );
+}
+
+#[tokio::test]
+async fn an_organization_token_needs_the_organizations_scope() {
+    let app = spawn_app_with(Store::Cookie, |config| {
+        config.scopes.retain(|scope| scope != ORGANIZATIONS_SCOPE);
+    })
+    .await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
+    app.sign_in().await;
+
+    let response = app.get("/organizations/org_bookclub/token").await;
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_organization_id_that_is_not_an_id_is_not_found() {
+    let app = signed_in_app(Store::Cookie).await;
+
+    let response = app.get("/organizations/org%20one/token").await;
+
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.idp().refresh_grant_count(), 0, "Logto was not asked");
 }

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { outputDir, startStack } from './stack.mjs';
+import {
+  ACCESS_TOKEN_TTL_SECS, REFRESH_MARGIN_SECS, outputDir, startStack,
+} from './stack.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Flags that work on a closed network, as root, without a GPU.
@@ -62,6 +64,27 @@ async function expectSignedInAs(page, appOrigin, name) {
   await page.waitForURL(`${appOrigin}/`);
   await assert.doesNotReject(page.getByText(`Signed in as ${name}`).waitFor());
 }
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How many lines of the IdP's log match `pattern`. */
+function countInLog(log, pattern) {
+  return log.split('\n').filter((line) => pattern.test(line)).length;
+}
+
+/**
+ * The number of `pattern` lines the IdP logged since `before`, once its output has settled:
+ * the IdP logs before it answers, but its pipe may deliver the line a moment later.
+ */
+async function idpLoggedSince(idpLog, pattern, before) {
+  const deadline = Date.now() + 2_000;
+  while (countInLog(idpLog(), pattern) === before && Date.now() < deadline) await sleep(50);
+  await sleep(200);
+  return countInLog(idpLog(), pattern) - before;
+}
+
+const REFRESH_GRANT = /token grant: refresh_token/;
+const REVOKED_AT_REVOCATION_ENDPOINT = /grant revoked: revocation endpoint/;
 
 async function expectSignedOut(page, appOrigin) {
   await page.waitForURL(`${appOrigin}/`);
@@ -215,6 +238,70 @@ for (const store of ['cookie', 'redis']) {
       await assert.doesNotReject(page.getByText('https://api.bookstore.example').first().waitFor());
       await assert.doesNotReject(page.getByText('read:books').waitFor());
       assert.deepEqual(appErrors, []);
+      await context.close();
+    });
+
+    test('an organization member sees its organization token, a non-member a clear refusal', async () => {
+      const alice = await newVisitor(app());
+      await alice.page.goto(`${app()}/profile`);
+      await signInAtIdp(alice.page, USERS.alice);
+      await alice.page.waitForURL(`${app()}/profile`);
+
+      await alice.page.getByRole('link', { name: 'org_bookclub' }).click();
+      await alice.page.waitForURL(`${app()}/organizations/org_bookclub/token`);
+      await assert.doesNotReject(alice.page.getByText('urn:logto:organization:org_bookclub').waitFor());
+      await assert.doesNotReject(alice.page.getByText('read:club-shelf').waitFor());
+      await screenshot(alice.page, `${store}-5-organization-token`);
+      assert.deepEqual(alice.appErrors, []);
+
+      const bob = await newVisitor(app());
+      await bob.page.goto(`${app()}/organizations/org_bookclub/token`);
+      await signInAtIdp(bob.page, USERS.bob);
+      await assert.doesNotReject(bob.page.getByText('No access to this organization').waitFor());
+      assert.deepEqual(bob.appErrors, ['403 /organizations/org_bookclub/token']);
+      // Logto refused before rotating the refresh token: Bob's session goes on.
+      await bob.page.goto(`${app()}/profile`);
+      await assert.doesNotReject(bob.page.getByText('bob@example.com').first().waitFor());
+      await alice.context.close();
+      await bob.context.close();
+    });
+
+    test('twenty requests with an expired access token make one refresh grant at Logto', async () => {
+      const { context, page, appErrors } = await newVisitor(app());
+      await page.goto(`${app()}/sign-in`);
+      await signInAtIdp(page, USERS.alice);
+      await expectSignedInAs(page, app(), USERS.alice.name);
+      // Wait until the sign-in's access token is due for a refresh.
+      await sleep((ACCESS_TOKEN_TTL_SECS - REFRESH_MARGIN_SECS + 1) * 1_000);
+      const before = countInLog(stack.idpLog(store), REFRESH_GRANT);
+
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () => context.request.get(`${app()}/profile`)),
+      );
+
+      assert.deepEqual(responses.map((response) => response.status()), Array(20).fill(200));
+      assert.equal(await idpLoggedSince(() => stack.idpLog(store), REFRESH_GRANT, before), 1);
+      await page.goto(`${app()}/profile`);
+      await assert.doesNotReject(page.getByText('alice@example.com').first().waitFor());
+      assert.deepEqual(appErrors, []);
+      await context.close();
+    });
+
+    test('signing out revokes the refresh token at Logto', async () => {
+      const { context, page } = await newVisitor(app());
+      await page.goto(`${app()}/sign-in`);
+      await signInAtIdp(page, USERS.bob);
+      await expectSignedInAs(page, app(), USERS.bob.name);
+      const before = countInLog(stack.idpLog(store), REVOKED_AT_REVOCATION_ENDPOINT);
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await expectSignedOut(page, app());
+
+      // Logto keeps an offline_access grant through end-session; only the revocation ends it.
+      assert.equal(
+        await idpLoggedSince(() => stack.idpLog(store), REVOKED_AT_REVOCATION_ENDPOINT, before),
+        1,
+      );
       await context.close();
     });
 

@@ -68,9 +68,14 @@ async function stop(child) {
   clearTimeout(timer);
 }
 
+/** Access tokens live 65 s: 5 s after issue they are within the app's 60 s refresh margin. */
+export const ACCESS_TOKEN_TTL_SECS = 65;
+export const REFRESH_MARGIN_SECS = 60;
+
 /**
  * Starts Redis and, per session store, one app with its own Logto-shaped IdP (so that each IdP
- * can send back-channel logout to its app). Returns their origins and `stop()`.
+ * can send back-channel logout to its app). Returns their origins, each IdP's output so far
+ * (`idpLog(store)`, where the IdP logs every grant and revocation) and `stop()`.
  */
 export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
   const children = [];
@@ -83,6 +88,7 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
 
     const apps = {};
     const idps = {};
+    const idpChildren = {};
     for (const store of stores) {
       const appOrigin = `http://127.0.0.1:${await freePort()}`;
       const idpOrigin = `http://127.0.0.1:${await freePort()}`;
@@ -96,7 +102,9 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
         LOGTO_APP_SECRET: 'bookstore-demo-secret',
         BASE_URL: appOrigin,
         BACKCHANNEL_LOGOUT_URI: `${appOrigin}/backchannel-logout`,
+        IDP_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL_SECS),
       });
+      idpChildren[store] = idp;
       children.push(idp);
       await waitForHttp(`${idpOrigin}/oidc/.well-known/openid-configuration`, 20_000, idp);
 
@@ -123,6 +131,7 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
     return {
       apps,
       idps,
+      idpLog: (store) => idpChildren[store].log(),
       logs: () => children.map((child) => `--- ${child.label}\n${child.log()}`).join('\n'),
       stop: () => Promise.all(children.map(stop)),
     };

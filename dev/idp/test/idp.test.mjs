@@ -10,7 +10,11 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+
+import { readConfig } from '../config.mjs';
 
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs');
 const CLIENT = { id: 'test-app', secret: 'test-secret' };
@@ -21,6 +25,10 @@ const REDIRECT_URI = `${APP}/callback`;
 const API = 'https://api.bookstore.example';
 const ALICE = { username: 'alice', password: 'alice-password' };
 const BOB = { username: 'bob', password: 'bob-password' };
+// Not the default hour, so that the tests see the setting applied to every access token.
+const ACCESS_TOKEN_TTL = 900;
+const BOOK_CLUB = 'org_bookclub';
+const ORGANIZATION_SCOPES = 'openid offline_access urn:logto:scope:organizations';
 const ALL_SCOPES = [
   'openid', 'offline_access', 'profile', 'email', 'phone', 'roles', 'custom_data',
   'urn:logto:scope:organizations', 'urn:logto:scope:organization_roles',
@@ -37,16 +45,13 @@ before(async () => {
     // Two apps, a comma and a trailing slash: all allowed.
     BASE_URL: `${APP}, ${OTHER_APP}/`,
     BACKCHANNEL_LOGOUT_URI: backchannel.uri,
+    IDP_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
   });
 });
 
 after(async () => {
   backchannel?.server.close();
-  const child = idp?.child;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  }
+  if (idp) await stopIdp(idp);
 });
 
 // --- The IdP process ------------------------------------------------------------------------
@@ -68,7 +73,9 @@ async function startIdp(env) {
     env: { PATH: process.env.PATH, IDP_PORT: String(port), IDP_ORIGIN: origin, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr.resume();
+  // stderr carries the request and event log, which tests wait for with logged().
+  const stderr = [];
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const stdout = [];
   const ready = new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -83,7 +90,24 @@ async function startIdp(env) {
     child.kill('SIGKILL');
     throw error;
   }
-  return { child, origin, issuer: `${origin}/oidc`, stdout };
+  return { child, origin, issuer: `${origin}/oidc`, stdout, stderr };
+}
+
+/** Stops an IdP that the tests started. */
+async function stopIdp({ child }) {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+}
+
+/** Waits until the IdP has logged `line` on stderr, after its first `since` lines. */
+async function logged(line, since) {
+  const start = Date.now();
+  while (!idp.stderr.slice(since).includes(line)) {
+    assert.ok(Date.now() - start < 2_000, `the IdP logged no ${JSON.stringify(line)}`);
+    await sleep(10);
+  }
 }
 
 function timeout(ms, message) {
@@ -319,10 +343,12 @@ test('a code flow, hop by hop: sign in, callback with iss, tokens with the profi
   assert.equal(callback.searchParams.get('state'), auth.state);
   assert.equal(callback.searchParams.get('iss'), idp.issuer);
 
+  const since = idp.stderr.length;
   const { status, body: tokens } = await redeem(auth, callback);
   assert.equal(status, 200, JSON.stringify(tokens));
+  await logged('token grant: authorization_code', since);
   assert.equal(tokens.token_type, 'Bearer');
-  assert.equal(tokens.expires_in, 3600);
+  assert.equal(tokens.expires_in, ACCESS_TOKEN_TTL);
   assert.ok(tokens.refresh_token, 'offline_access with prompt=consent issues a refresh token');
   assert.equal(tokens.access_token.split('.').length, 1, 'opaque without a resource');
 
@@ -348,7 +374,7 @@ test('a code flow, hop by hop: sign in, callback with iss, tokens with the profi
   });
   assert.ok(claims.created_at > 1e12 && claims.updated_at > 1e12, 'timestamps in milliseconds');
   assert.equal(claims.custom_data, undefined, 'custom_data is for the userinfo endpoint only');
-  assert.equal(claims.exp - claims.iat, 3600);
+  assert.equal(claims.exp - claims.iat, 3600, 'ID tokens keep their hour');
   assert.ok(claims.sid, 'back-channel logout needs the session id');
 });
 
@@ -444,18 +470,21 @@ test('an API resource gets a JWT access token; without one the token stays opaqu
   assert.equal(tokens.access_token.split('.').length, 1, 'a code exchange without resource');
   assert.equal((await userinfo(tokens.access_token)).status, 200);
 
+  const since = idp.stderr.length;
   const { status, body } = await refresh(tokens.refresh_token, { resource: API });
   assert.equal(status, 200, JSON.stringify(body));
+  await logged(`token grant: refresh_token resource=${API}`, since);
   const { header, payload } = await verifiedJwt(body.access_token);
   assert.equal(header.alg, 'ES384');
   assert.deepEqual(pick(payload, ['iss', 'aud', 'sub', 'client_id', 'scope']), {
     iss: idp.issuer, aud: API, sub: 'user_alice', client_id: CLIENT.id, scope: 'read:books',
   });
-  assert.equal(payload.exp - payload.iat, 3600);
+  assert.equal(payload.exp - payload.iat, ACCESS_TOKEN_TTL);
 
   const unknown = await refresh(body.refresh_token, { resource: 'https://unknown.example' });
   assert.equal(unknown.status, 400);
   assert.equal(unknown.body.error, 'invalid_target');
+  await logged('token grant refused: refresh_token invalid_target', since);
 });
 
 test('an unknown resource in the authorization request is invalid_target', async () => {
@@ -466,8 +495,10 @@ test('an unknown resource in the authorization request is invalid_target', async
 
 test('refresh tokens rotate, and reusing a spent one revokes the grant', async () => {
   const { refresh_token: first } = await signedIn();
+  const since = idp.stderr.length;
   const rotated = await refresh(first);
   assert.equal(rotated.status, 200);
+  await logged('token grant: refresh_token', since);
   const second = rotated.body.refresh_token;
   assert.ok(second && second !== first, 'a new refresh token on every use');
 
@@ -476,21 +507,150 @@ test('refresh tokens rotate, and reusing a spent one revokes the grant', async (
   assert.equal(reused.body.error, 'invalid_grant');
   const revoked = await refresh(second);
   assert.equal(revoked.body.error, 'invalid_grant', 'the whole grant is gone');
+  await logged('grant revoked: refresh token reuse', since);
+  await logged('token grant refused: refresh_token invalid_grant', since);
+  const lines = idp.stderr.slice(since);
+  const leaked = lines.some((line) => line.includes(first) || line.includes(second));
+  assert.ok(!leaked, 'no token values');
+});
+
+test('organization_id gets an organization token; the refresh token rotates as usual', async () => {
+  const tokens = await signedIn({ scope: ORGANIZATION_SCOPES });
+  const since = idp.stderr.length;
+  const { status, body } = await refresh(tokens.refresh_token, { organization_id: BOOK_CLUB });
+  assert.equal(status, 200, JSON.stringify(body));
+  await logged(`token grant: refresh_token organization=${BOOK_CLUB}`, since);
+  assert.deepEqual(pick(body, ['token_type', 'expires_in', 'scope']), {
+    token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL, scope: 'read:club-shelf',
+  });
+  assert.ok(body.id_token, 'a new ID token');
+  assert.ok(body.refresh_token && body.refresh_token !== tokens.refresh_token, 'rotated');
+
+  // A JWT that a resource server verifies with the IdP's JWKS, signed like the ID token.
+  const audience = `urn:logto:organization:${BOOK_CLUB}`;
+  const jwks = createRemoteJWKSet(new URL(`${idp.issuer}/jwks`));
+  const { payload, protectedHeader } = await jwtVerify(body.access_token, jwks, {
+    issuer: idp.issuer, audience, algorithms: ['ES384'], typ: 'at+jwt',
+  });
+  assert.equal(protectedHeader.kid, decodeProtectedHeader(body.id_token).kid);
+  assert.deepEqual(pick(payload, ['sub', 'client_id', 'scope']), {
+    sub: 'user_alice', client_id: CLIENT.id, scope: 'read:club-shelf',
+  });
+  assert.equal(payload.exp - payload.iat, ACCESS_TOKEN_TTL);
+
+  // The next refresh without organization_id is an ordinary one again.
+  const plain = await refresh(body.refresh_token);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.body.access_token.split('.').length, 1, 'opaque');
+
+  // The first refresh token is spent: presenting it, organization or not, revokes the grant.
+  const reused = await refresh(tokens.refresh_token, { organization_id: BOOK_CLUB });
+  assert.equal(reused.status, 400);
+  assert.equal(reused.body.error, 'invalid_grant');
+  await logged('grant revoked: refresh token reuse', since);
+  assert.equal((await refresh(plain.body.refresh_token)).body.error, 'invalid_grant');
+
+  const values = [tokens.refresh_token, body.refresh_token, body.access_token];
+  const lines = idp.stderr.slice(since);
+  assert.ok(!lines.some((line) => values.some((value) => line.includes(value))), 'no token values');
+});
+
+test('organization tokens are for members; a refusal does not spend the token', async () => {
+  const bob = await signedIn({ scope: ORGANIZATION_SCOPES }, BOB);
+  const since = idp.stderr.length;
+  const denied = await refresh(bob.refresh_token, { organization_id: BOOK_CLUB });
+  assert.equal(denied.status, 403);
+  assert.equal(denied.body.error, 'access_denied');
+  await logged('token grant refused: refresh_token access_denied', since);
+  assert.equal((await refresh(bob.refresh_token)).status, 200, 'the refresh token still works');
+  // Spent now: presenting it again is reuse, whatever the organization.
+  const reused = await refresh(bob.refresh_token, { organization_id: BOOK_CLUB });
+  assert.equal(reused.body.error, 'invalid_grant');
+  await logged('grant revoked: refresh token reuse', since);
+
+  const alice = await signedIn({ scope: ORGANIZATION_SCOPES });
+  const elsewhere = await refresh(alice.refresh_token, { organization_id: 'org_elsewhere' });
+  assert.equal(elsewhere.status, 403);
+  assert.equal(elsewhere.body.error, 'access_denied');
+  assert.equal((await refresh(alice.refresh_token)).status, 200);
+});
+
+test('organization tokens need the organizations scope in the refresh token', async () => {
+  const tokens = await signedIn({ scope: 'openid offline_access profile' });
+  const since = idp.stderr.length;
+  const { status, body } = await refresh(tokens.refresh_token, { organization_id: BOOK_CLUB });
+  assert.equal(status, 403);
+  assert.deepEqual(pick(body, ['error', 'scope']), {
+    error: 'insufficient_scope', scope: 'urn:logto:scope:organizations',
+  });
+  await logged('token grant refused: refresh_token insufficient_scope', since);
+  assert.equal((await refresh(tokens.refresh_token)).status, 200, 'the refresh token still works');
+});
+
+test('organization_id and resource together are invalid_request', async () => {
+  const tokens = await signedIn({ scope: ORGANIZATION_SCOPES, resource: API });
+  const extra = { organization_id: BOOK_CLUB, resource: API };
+  const { status, body } = await refresh(tokens.refresh_token, extra);
+  assert.equal(status, 400);
+  assert.equal(body.error, 'invalid_request');
+  assert.equal((await refresh(tokens.refresh_token)).status, 200, 'the refresh token still works');
+});
+
+test('IDP_ACCESS_TOKEN_TTL: an hour by default, shown at start when set', async () => {
+  assert.equal(readConfig({}).accessTokenTTL, 3600);
+  assert.equal(readConfig({ IDP_ACCESS_TOKEN_TTL: '5' }).accessTokenTTL, 5);
+  for (const value of ['0', '-5', '1.5', 'soon']) {
+    assert.throws(() => readConfig({ IDP_ACCESS_TOKEN_TTL: value }), {
+      message: `IDP_ACCESS_TOKEN_TTL must be a whole number of seconds, at least 1, got "${value}"`,
+    });
+  }
+  assert.ok(idp.stdout.includes(
+    `  access tokens expire after ${ACCESS_TOKEN_TTL} s (IDP_ACCESS_TOKEN_TTL)`,
+  ));
+
+  const plain = await startIdp({});
+  await stopIdp(plain);
+  assert.ok(!plain.stdout.some((line) => line.includes('IDP_ACCESS_TOKEN_TTL')));
+});
+
+test('a bad IDP_ACCESS_TOKEN_TTL stops the start with a clear message', async () => {
+  const child = spawn(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH, IDP_ACCESS_TOKEN_TTL: 'soon' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const [code] = await once(child, 'close');
+  assert.equal(code, 1);
+  const message = 'IDP_ACCESS_TOKEN_TTL must be a whole number of seconds, at least 1, got "soon"';
+  assert.ok(stderr.includes(message), stderr);
 });
 
 test('introspection and revocation', async () => {
-  const { access_token: token } = await signedIn();
   const basic = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
-  const call = (route) => fetch(`${idp.issuer}${route}`, {
+  const call = (route, token) => fetch(`${idp.issuer}${route}`, {
     method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ token }),
   });
-  const introspect = async () => (await call('/token/introspection')).json();
+  const introspect = async (token) => (await call('/token/introspection', token)).json();
 
-  assert.deepEqual(pick(await introspect(), ['active', 'sub', 'client_id']), {
+  const first = await signedIn();
+  assert.deepEqual(pick(await introspect(first.access_token), ['active', 'sub', 'client_id']), {
     active: true, sub: 'user_alice', client_id: CLIENT.id,
   });
-  assert.equal((await call('/token/revocation')).status, 200);
-  assert.deepEqual(await introspect(), { active: false });
+  // Revoking an access token ends every token of its grant, the refresh token too, but
+  // oidc-provider keeps the grant itself: no "grant revoked" line.
+  const since = idp.stderr.length;
+  assert.equal((await call('/token/revocation', first.access_token)).status, 200);
+  assert.deepEqual(await introspect(first.access_token), { active: false });
+  assert.equal((await refresh(first.refresh_token)).body.error, 'invalid_grant');
+  await logged('token grant refused: refresh_token invalid_grant', since);
+  assert.ok(!idp.stderr.slice(since).some((line) => line.startsWith('grant revoked:')));
+
+  // Revoking a refresh token revokes its grant.
+  const second = await signedIn();
+  assert.equal((await call('/token/revocation', second.refresh_token)).status, 200);
+  await logged('grant revoked: revocation endpoint', since);
+  assert.deepEqual(await introspect(second.access_token), { active: false });
 });
 
 test('signing out ends the IdP session and returns to the post-logout redirect URI', async () => {
@@ -513,9 +673,11 @@ test('signing out ends the IdP session and returns to the post-logout redirect U
   assert.match(confirm.body, /<script src="\/assets\/sign-out.js"><\/script>/);
 
   const xsrf = confirm.body.match(/name="xsrf" value="([^"]+)"/)[1];
+  const since = idp.stderr.length;
   const signedOut = await browser.post(formAction(confirm.body), { xsrf, logout: 'yes' });
   assert.equal(signedOut.status, 303);
   assert.equal(signedOut.location, `${APP}/?state=bye`);
+  await logged('backchannel logout sent', since);
 
   const login = await browser.follow(await browser.get(authorization().url));
   assert.equal(login.status, 200);
@@ -526,6 +688,20 @@ test('signing out ends the IdP session and returns to the post-logout redirect U
     .find((claims) => claims.sid === sid);
   assert.ok(logoutToken, 'the back-channel logout URI got a logout token for the session');
   assert.equal(logoutToken.sub, 'user_alice');
+});
+
+test('signing out revokes the grant of a sign-in without offline_access', async () => {
+  const browser = new Browser();
+  const auth = authorization({ scope: 'openid profile' });
+  const { body: tokens } = await redeem(auth, await signIn(browser, auth));
+  const endSession = new URLSearchParams({ id_token_hint: tokens.id_token });
+  const confirm = await browser.get(`${idp.issuer}/session/end?${endSession}`);
+  const xsrf = confirm.body.match(/name="xsrf" value="([^"]+)"/)[1];
+
+  const since = idp.stderr.length;
+  await browser.post(formAction(confirm.body), { xsrf, logout: 'yes' });
+  await logged('grant revoked: end session', since);
+  assert.equal((await userinfo(tokens.access_token)).status, 401);
 });
 
 test("serves Alice's avatar", async () => {

@@ -1,0 +1,75 @@
+use actix_web::{HttpResponse, web};
+
+use crate::error::AppError;
+use crate::i18n::Locale;
+use crate::logto::{LogtoClient, LogtoError, TokenTarget};
+use crate::session::{SignedInUser, UserSession};
+use crate::templates::{AccessTokenView, OrganizationTokenPage, html_page};
+use crate::tokens::TokenService;
+
+/// `GET /organizations/{id}/token` (signed-in only): the claims of the user's organization
+/// token, which Logto issues from the refresh grant with `organization_id`.
+pub async fn organization_token(
+    logto: web::Data<LogtoClient>,
+    tokens: web::Data<TokenService>,
+    session: UserSession,
+    mut user: SignedInUser,
+    locale: Locale,
+    organization_id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let organization_id = organization_id.into_inner();
+    if !is_organization_id(&organization_id) {
+        return Err(AppError::NotFound);
+    }
+    // Logto decides membership: the ID token's `organizations` claim may be older than it.
+    let raw = match tokens
+        .organization_token(&session, &mut user, &organization_id)
+        .await
+    {
+        Ok(raw) => raw,
+        Err(AppError::Logto(LogtoError::TokenRejected { error, description }))
+            if error == "access_denied" || error == "insufficient_scope" =>
+        {
+            return Err(AppError::OrganizationDenied {
+                organization_id,
+                reason: description.map_or(error.clone(), |text| format!("{error}: {text}")),
+            });
+        }
+        Err(error) => return Err(error),
+    };
+    let target = TokenTarget::Organization(organization_id.clone());
+    let audience = target.audience().unwrap_or_default();
+    let claims = logto.verify_access_token(&raw, &audience).await?;
+
+    let path = format!("/organizations/{organization_id}/token");
+    Ok(html_page(&OrganizationTokenPage {
+        locale,
+        t: locale.texts(),
+        path: &path,
+        csrf_token: &user.csrf_token,
+        organization_id: &organization_id,
+        token: &AccessTokenView::new(&audience, &claims),
+    })?)
+}
+
+/// Logto's organization ids are short and URL-safe; anything else is not worth a request.
+fn is_organization_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_organization_id;
+
+    #[test]
+    fn organization_ids_are_short_and_url_safe() {
+        assert!(is_organization_id("org_bookclub"));
+        assert!(is_organization_id("6u5k3hyw0x2b"));
+        for bad in ["", "a b", "../token", "org%2F1", "組織", &"a".repeat(129)] {
+            assert!(!is_organization_id(bad), "{bad:?}");
+        }
+    }
+}
