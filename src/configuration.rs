@@ -28,6 +28,9 @@ pub struct ServerSettings {
     pub port: u16,
     /// The public origin (`BASE_URL`). Redirect URIs are built from it, never from `Host`.
     pub base_url: Url,
+    /// Whether a reverse proxy's `X-Forwarded-For`/`Forwarded` may name the client in the
+    /// access log (`TRUST_PROXY`). Redirects never read them: `BASE_URL` decides.
+    pub trust_proxy: bool,
 }
 
 /// The Logto application this app signs in with.
@@ -35,6 +38,9 @@ pub struct ServerSettings {
 pub struct LogtoSettings {
     /// Logto's endpoint without `/oidc`, for example `http://localhost:3001`.
     pub endpoint: Url,
+    /// Where this server reaches Logto, when that differs from `endpoint` (`LOGTO_INTERNAL_ENDPOINT`,
+    /// for example `http://logto:3001` inside Docker Compose).
+    pub internal_endpoint: Option<Url>,
     pub app_id: String,
     pub app_secret: SecretString,
     /// Reserved scopes first, then `LOGTO_SCOPES`, without duplicates.
@@ -125,9 +131,16 @@ impl Settings {
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
             port: parse_port(get("PORT"))?,
             base_url: parse_base_url(get("BASE_URL"))?,
+            trust_proxy: parse_flag("TRUST_PROXY", get("TRUST_PROXY"))?,
         };
         let logto = LogtoSettings {
-            endpoint: parse_logto_endpoint(get("LOGTO_ENDPOINT"))?,
+            endpoint: parse_logto_endpoint(
+                "LOGTO_ENDPOINT",
+                required("LOGTO_ENDPOINT", get("LOGTO_ENDPOINT"), ENDPOINT_FIX)?,
+            )?,
+            internal_endpoint: get("LOGTO_INTERNAL_ENDPOINT")
+                .map(|value| parse_logto_endpoint("LOGTO_INTERNAL_ENDPOINT", value))
+                .transpose()?,
             app_id: required(
                 "LOGTO_APP_ID",
                 get("LOGTO_APP_ID"),
@@ -235,16 +248,17 @@ fn parse_base_url(value: Option<String>) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-fn parse_logto_endpoint(value: Option<String>) -> Result<Url, ConfigError> {
-    const FIX: &str = "Set it to your Logto endpoint without /oidc, for example LOGTO_ENDPOINT=http://localhost:3001";
-    let value = required("LOGTO_ENDPOINT", value, FIX)?;
-    let mut url = parse_http_url("LOGTO_ENDPOINT", &value, FIX)?;
+const ENDPOINT_FIX: &str =
+    "Set it to your Logto endpoint without /oidc, for example LOGTO_ENDPOINT=http://localhost:3001";
+
+fn parse_logto_endpoint(variable: &'static str, value: String) -> Result<Url, ConfigError> {
+    let mut url = parse_http_url(variable, &value, ENDPOINT_FIX)?;
     let path = url.path().trim_end_matches('/').to_owned();
     if path.ends_with("/oidc") {
         return Err(ConfigError::new(
-            "LOGTO_ENDPOINT",
+            variable,
             "ends with /oidc, which the app adds itself",
-            FIX,
+            ENDPOINT_FIX,
         ));
     }
     // A trailing slash keeps `Url::join` from dropping the last path segment.
@@ -419,6 +433,36 @@ mod tests {
             settings.session.secret,
             SessionSecret::Generated(_)
         ));
+        assert!(settings.logto.internal_endpoint.is_none());
+        assert!(
+            !settings.server.trust_proxy,
+            "proxies are not trusted unless told"
+        );
+    }
+
+    #[test]
+    fn an_internal_logto_endpoint_is_read_like_the_public_one() {
+        let settings = settings(&[("LOGTO_INTERNAL_ENDPOINT", "http://logto:3001")]).unwrap();
+        assert_eq!(
+            settings.logto.internal_endpoint.unwrap().as_str(),
+            "http://logto:3001/"
+        );
+        let error = error_for(&[("LOGTO_INTERNAL_ENDPOINT", "http://logto:3001/oidc")]);
+        assert_eq!(error.variable, "LOGTO_INTERNAL_ENDPOINT");
+    }
+
+    #[test]
+    fn trust_proxy_is_a_flag() {
+        assert!(
+            settings(&[("TRUST_PROXY", "true")])
+                .unwrap()
+                .server
+                .trust_proxy
+        );
+        assert_eq!(
+            error_for(&[("TRUST_PROXY", "maybe")]).variable,
+            "TRUST_PROXY"
+        );
     }
 
     #[test]

@@ -5,13 +5,19 @@
 //! - [`session`]: the typed session on top of actix-session (cookie or Redis).
 //! - [`i18n`]: the pages' strings in English and Japanese, and the visitor's language.
 //! - [`configuration`] and [`startup`]: settings from the environment, and the server.
+//! - [`assets`] and [`security_headers`]: fingerprinted static files, and the headers of
+//!   every response.
+//! - [`healthcheck`]: the container's health probe (`logto-bookstore healthcheck`).
 
+pub mod assets;
 pub mod configuration;
 pub mod error;
+pub mod healthcheck;
 pub mod i18n;
 pub mod logto;
 pub mod return_to;
 pub mod routes;
+pub mod security_headers;
 pub mod session;
 pub mod sign_in_methods;
 pub mod startup;

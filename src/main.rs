@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use logto_bookstore::configuration::Settings;
+use logto_bookstore::healthcheck;
 use logto_bookstore::startup::Application;
 
 #[actix_web::main]
@@ -10,6 +11,9 @@ async fn main() -> ExitCode {
     {
         eprintln!("error: .env cannot be read: {error}. Fix the line it names, or remove the file");
         return ExitCode::from(2);
+    }
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return healthcheck::run(std::env::var("HOST").ok(), std::env::var("PORT").ok()).await;
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 

@@ -3,8 +3,8 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix_files::Files;
 use actix_web::dev::Server;
 use actix_web::middleware::{Logger, from_fn};
 use actix_web::{App, HttpServer, web};
@@ -13,14 +13,21 @@ use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
 use crate::error::{AppError, render_errors_in_visitor_language};
 use crate::i18n::LanguageCookie;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
-use crate::routes::{self, ApiResources};
+use crate::routes::{self, ApiResources, Readiness};
+use crate::security_headers::security_headers;
 use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionDirectory};
 use crate::sign_in_methods::SignInMethods;
 use crate::tokens::TokenService;
 
-/// One line per request, with the path but never the query string: the callback's query
-/// carries the authorization code.
+/// One line per request: the peer's address, the path but never the query string (the
+/// callback's query carries the authorization code), status, size and latency.
 const ACCESS_LOG_FORMAT: &str = r#"%a "%{METHOD}xi %U" %s %b %Dms"#;
+/// The same, naming the client that a trusted proxy reports (`TRUST_PROXY=true`).
+const PROXIED_ACCESS_LOG_FORMAT: &str = r#"%{r}a "%{METHOD}xi %U" %s %b %Dms"#;
+
+/// How long in-flight requests may take to finish after SIGTERM or SIGINT. Below Docker's
+/// default 10 s stop timeout, so the container exits on its own.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +102,17 @@ impl Application {
         });
         let resources = web::Data::new(ApiResources(settings.logto.resources.clone()));
         let directory = web::Data::new(SessionDirectory::new(backend.redis_pool().cloned()));
+        let readiness = web::Data::new(Readiness {
+            logto: Arc::clone(&logto),
+            redis: backend.redis_pool().cloned(),
+        });
+        let access_log_format = if settings.server.trust_proxy {
+            PROXIED_ACCESS_LOG_FORMAT
+        } else {
+            ACCESS_LOG_FORMAT
+        };
+        let base_url = settings.server.base_url.clone();
+        let logto_endpoint = settings.logto.endpoint.clone();
 
         let port = listener.local_addr()?.port();
         let key = settings.session.secret.key().clone();
@@ -109,6 +127,7 @@ impl Application {
                 .app_data(resources.clone())
                 .app_data(directory.clone())
                 .app_data(language_cookie.clone())
+                .app_data(readiness.clone())
                 .app_data(
                     web::QueryConfig::default().error_handler(|error, _request| {
                         AppError::BadRequest(error.to_string()).into()
@@ -128,10 +147,13 @@ impl Application {
                 ))
                 .wrap(from_fn(session::render_session_store_failures))
                 .wrap(from_fn(render_errors_in_visitor_language))
+                .wrap(security_headers(&base_url, &logto_endpoint))
                 .wrap(
-                    Logger::new(ACCESS_LOG_FORMAT)
+                    Logger::new(access_log_format)
                         .custom_request_replace("METHOD", |request| request.method().to_string()),
                 )
+                .route("/healthz", web::get().to(routes::healthz))
+                .route("/readyz", web::get().to(routes::readyz))
                 .route("/", web::get().to(routes::home))
                 .route("/sign-in", web::get().to(routes::sign_in))
                 .route("/sign-in", web::post().to(routes::sign_in_with_form))
@@ -150,9 +172,10 @@ impl Application {
                     "/backchannel-logout",
                     web::post().to(routes::backchannel_logout),
                 )
-                .service(Files::new("/static", "static"))
+                .route("/static/{file}", web::get().to(routes::static_asset))
                 .default_service(web::to(routes::not_found))
         })
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)?
         .run();
 
@@ -178,6 +201,7 @@ fn logto_config(settings: &Settings) -> LogtoConfig {
         settings.server.redirect_uri(),
         settings.server.post_sign_out_redirect_uri(),
     );
+    config.internal_endpoint = settings.logto.internal_endpoint.clone();
     config.scopes = settings.logto.scopes.clone();
     config.prompt = settings.logto.prompt.clone();
     config.resources = settings.logto.resources.clone();

@@ -38,8 +38,13 @@ use super::types::{
 /// How to reach Logto and which application to sign in as.
 #[derive(Debug, Clone)]
 pub struct LogtoConfig {
-    /// Logto's endpoint without `/oidc`, for example `http://localhost:3001/`.
+    /// Logto's endpoint without `/oidc`, for example `http://localhost:3001/`: what browsers
+    /// are sent to, and the base of the issuer.
     pub endpoint: Url,
+    /// Where this server reaches Logto when that differs from [`endpoint`](Self::endpoint),
+    /// as inside Docker Compose (`http://logto:3001/`). Discovery, JWKS, token, userinfo and
+    /// revocation requests go there; the issuer and browser redirects keep `endpoint`.
+    pub internal_endpoint: Option<Url>,
     pub app_id: String,
     pub app_secret: SecretString,
     /// Registered in Logto as the app's redirect URI.
@@ -75,6 +80,7 @@ impl LogtoConfig {
     ) -> Self {
         Self {
             endpoint,
+            internal_endpoint: None,
             app_id,
             app_secret,
             redirect_uri,
@@ -612,8 +618,13 @@ impl LogtoClient {
 
     async fn discover(&self) -> Result<Provider, LogtoError> {
         const DOCUMENT: &str = "discovery document";
-        let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let metadata: ProviderMetadata = fetch_document(&self.http, &url, DOCUMENT).await?;
+        let reachable_at = self
+            .config
+            .internal_endpoint
+            .as_ref()
+            .unwrap_or(&self.config.endpoint);
+        let url = format!("{reachable_at}oidc/.well-known/openid-configuration");
+        let mut metadata: ProviderMetadata = fetch_document(&self.http, &url, DOCUMENT).await?;
         // OpenID Connect Discovery §4.3: the issuer must be the one we asked.
         if metadata.issuer != self.issuer {
             return Err(LogtoError::InvalidProviderDocument {
@@ -623,6 +634,9 @@ impl LogtoClient {
                     metadata.issuer, self.issuer
                 ),
             });
+        }
+        if let Some(internal) = &self.config.internal_endpoint {
+            metadata.call_through(&self.config.endpoint, internal);
         }
 
         let oauth = oauth2::Client::new(ClientId::new(self.config.app_id.clone()))

@@ -4,23 +4,27 @@ mod api_token;
 mod backchannel_logout;
 mod books;
 mod callback;
+mod health;
 mod home;
 mod language;
 mod organization_token;
 mod profile;
 mod sign_in;
 mod sign_out;
+mod static_asset;
 
 pub use api_token::{ApiResources, api_token};
 pub use backchannel_logout::backchannel_logout;
 pub use books::books;
 pub use callback::callback;
+pub use health::{Readiness, healthz, readyz};
 pub use home::home;
 pub use language::switch_language;
 pub use organization_token::organization_token;
 pub use profile::profile;
 pub use sign_in::{sign_in, sign_in_with_form};
 pub use sign_out::{confirm_sign_out, sign_out};
+pub use static_asset::static_asset;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::LOCATION;

@@ -29,24 +29,6 @@ async fn an_anonymous_visitor_sees_sign_in_and_gets_no_session(store: Store) {
 }
 
 #[tokio::test]
-async fn the_stylesheet_and_logo_are_served() {
-    let app = spawn_app(Store::Cookie).await;
-
-    let css = app.get("/static/style.css").await;
-    assert_eq!(css.status(), StatusCode::OK);
-    assert!(
-        css.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/css")
-    );
-
-    let logo = app.get("/static/logo.svg").await;
-    assert_eq!(logo.status(), StatusCode::OK);
-    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
-}
-
-#[tokio::test]
 async fn an_unknown_address_gets_the_not_found_page() {
     let app = spawn_app(Store::Cookie).await;
 

@@ -10,6 +10,7 @@ mod callback;
 mod home;
 mod language;
 mod logto_client;
+mod operations;
 mod protected;
 mod sessions;
 mod sign_in;

@@ -253,13 +253,27 @@ impl TestIdp {
     /// # Panics
     /// If the port cannot be bound or the client's URIs are not absolute URLs.
     pub async fn start_on_port(client: RegisteredClient, port: u16) -> TestIdp {
+        Self::start_as(client, port, "127.0.0.1").await
+    }
+
+    /// Starts the IdP on a free port of 127.0.0.1, but with `http://{public_host}:PORT` as its
+    /// endpoint, in its issuer and discovery document: Logto as browsers see it through a
+    /// published port, while the app reaches it at 127.0.0.1 (as inside Docker Compose).
+    pub async fn start_behind(client: RegisteredClient, public_host: &str) -> TestIdp {
+        Self::start_as(client, 0, public_host).await
+    }
+
+    async fn start_as(client: RegisteredClient, port: u16, public_host: &str) -> TestIdp {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .unwrap_or_else(|error| panic!("test IdP cannot bind 127.0.0.1:{port}: {error}"));
         let port = listener
             .local_addr()
             .expect("bound listener has a local address")
             .port();
-        let state = Arc::new(IdpState::new(client, format!("http://127.0.0.1:{port}")));
+        let state = Arc::new(IdpState::new(
+            client,
+            format!("http://{public_host}:{port}"),
+        ));
 
         let app_state = web::Data::from(Arc::clone(&state));
         let server = HttpServer::new(move || {
@@ -293,7 +307,8 @@ impl TestIdp {
         }
     }
 
-    /// Base URL, `http://127.0.0.1:PORT`: what the app gets as `LOGTO_ENDPOINT` (no `/oidc`).
+    /// Base URL, `http://127.0.0.1:PORT` (or the public host it was started behind): what the
+    /// app gets as `LOGTO_ENDPOINT` (no `/oidc`).
     pub fn endpoint(&self) -> String {
         self.state.endpoint.clone()
     }

@@ -36,7 +36,10 @@ after(async () => {
   await stack?.stop();
 });
 
-/** A fresh browser profile (its own cookies) that records every error page from the app. */
+/**
+ * A fresh browser profile (its own cookies) that records every error page from the app and
+ * every Content-Security-Policy violation.
+ */
 async function newVisitor(appOrigin) {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -45,6 +48,12 @@ async function newVisitor(appOrigin) {
   page.on('response', (response) => {
     if (response.url().startsWith(appOrigin) && response.status() >= 400) {
       appErrors.push(`${response.status()} ${new URL(response.url()).pathname}`);
+    }
+  });
+  // The app's Content-Security-Policy must fit its pages: Chromium reports each violation.
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) {
+      appErrors.push(`CSP: ${message.text()}`);
     }
   });
   return { context, page, appErrors };

@@ -1,0 +1,102 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use deadpool_redis::redis;
+use serde::Serialize;
+
+use crate::logto::{LogtoClient, error_chain};
+
+/// How long one readiness check may take; probes usually give up after a few seconds.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What `/readyz` checks: Logto's discovery document and keys, and Redis when it holds the
+/// sessions.
+pub struct Readiness {
+    pub logto: Arc<LogtoClient>,
+    pub redis: Option<deadpool_redis::Pool>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    status: &'static str,
+    checks: Checks,
+}
+
+#[derive(Serialize)]
+struct Checks {
+    identity_provider: Check,
+    session_store: Check,
+}
+
+#[derive(Serialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum Check {
+    Ok,
+    Unavailable,
+    /// The cookie store has nothing to reach.
+    NotUsed,
+}
+
+/// `GET /healthz` (liveness): the process serves requests.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz` (readiness): `200` when sign-in can work, else `503`, with each check named.
+pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    let (identity_provider, session_store) =
+        tokio::join!(identity_provider(&readiness), session_store(&readiness));
+    let ready = ![identity_provider, session_store].contains(&Check::Unavailable);
+    let report = Report {
+        status: if ready { "ready" } else { "not_ready" },
+        checks: Checks {
+            identity_provider,
+            session_store,
+        },
+    };
+    if ready {
+        HttpResponse::Ok().json(report)
+    } else {
+        HttpResponse::ServiceUnavailable().json(report)
+    }
+}
+
+/// Loaded once, the discovery document stays cached: only a cold start asks Logto.
+async fn identity_provider(readiness: &Readiness) -> Check {
+    match tokio::time::timeout(CHECK_TIMEOUT, readiness.logto.prefetch()).await {
+        Ok(Ok(())) => Check::Ok,
+        Ok(Err(error)) => {
+            log::warn!("not ready: {}", error_chain(&error));
+            Check::Unavailable
+        }
+        Err(_) => {
+            log::warn!("not ready: Logto's discovery document took over {CHECK_TIMEOUT:?}");
+            Check::Unavailable
+        }
+    }
+}
+
+async fn session_store(readiness: &Readiness) -> Check {
+    let Some(pool) = &readiness.redis else {
+        return Check::NotUsed;
+    };
+    let ping = async {
+        let mut connection = pool.get().await.map_err(|error| error.to_string())?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map_err(|error| error.to_string())
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
+        Ok(Ok(_)) => Check::Ok,
+        Ok(Err(error)) => {
+            log::warn!("not ready: Redis: {error}");
+            Check::Unavailable
+        }
+        Err(_) => {
+            log::warn!("not ready: Redis took over {CHECK_TIMEOUT:?} to answer PING");
+            Check::Unavailable
+        }
+    }
+}
