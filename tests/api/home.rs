@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::for_both_stores;
 use crate::helpers::{Store, set_cookies, spawn_app};
+use crate::test_idp::TestUser;
 
 for_both_stores!(an_anonymous_visitor_sees_sign_in_and_gets_no_session);
 
@@ -38,4 +40,29 @@ async fn an_unknown_address_gets_the_not_found_page() {
     let page = response.text().await.unwrap();
     assert!(page.contains("Page not found"));
     assert!(page.contains(r#"href="/""#));
+}
+
+#[tokio::test]
+async fn a_user_whose_profile_claims_are_null_still_gets_every_page() {
+    let app = spawn_app(Store::Cookie).await;
+    let mut user = TestUser::alice();
+    user.name = None;
+    user.picture = None;
+    user.email = None;
+    // Logto sends unset profile claims as JSON null.
+    for claim in ["name", "email", "username", "phone_number"] {
+        user.extra_claims.insert(claim.to_owned(), Value::Null);
+    }
+    app.idp().set_user(user);
+    app.sign_in().await;
+
+    let home = app.home_page().await;
+    assert!(home.contains("Signed in as"), "{home}");
+    assert!(
+        home.contains("user_alice"),
+        "the subject stands in for the missing names"
+    );
+    for path in ["/profile", "/books", "/api-token"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
+    }
 }
