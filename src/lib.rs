@@ -19,6 +19,7 @@ pub mod return_to;
 pub mod routes;
 pub mod security_headers;
 pub mod session;
+pub mod shared_redis;
 pub mod sign_in_methods;
 pub mod startup;
 pub mod templates;

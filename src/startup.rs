@@ -86,25 +86,23 @@ impl Application {
                  (generate one with `openssl rand -hex 64`)"
             );
         }
-        let backend = SessionBackend::new(&settings.session.store)
-            .await
-            .map_err(StartupError::Redis)?;
+        let backend = SessionBackend::new(&settings.session.store).map_err(StartupError::Redis)?;
         let cookie_budget = (settings.session.store == SessionStoreKind::Cookie)
             .then(|| web::Data::new(CookieBudget::new(SESSION_COOKIE_NAME)));
 
         let tokens = web::Data::new(TokenService::new(
             Arc::clone(&logto),
-            backend.redis_pool().cloned(),
+            backend.redis().cloned(),
         ));
         let methods = web::Data::new(SignInMethods {
             social_connectors: settings.logto.social_connectors.clone(),
             email_sign_in: settings.logto.email_sign_in,
         });
         let resources = web::Data::new(ApiResources(settings.logto.resources.clone()));
-        let directory = web::Data::new(SessionDirectory::new(backend.redis_pool().cloned()));
+        let directory = web::Data::new(SessionDirectory::new(backend.redis().cloned()));
         let readiness = web::Data::new(Readiness {
             logto: Arc::clone(&logto),
-            redis: backend.redis_pool().cloned(),
+            redis: backend.redis().cloned(),
         });
         let access_log_format = if settings.server.trust_proxy {
             PROXIED_ACCESS_LOG_FORMAT

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::logto::{LogtoClient, Refreshed, TokenSet, TokenTarget, UserProfile, unix_now};
 use crate::session::{CachedToken, SignedInUser, UserSession};
+use crate::shared_redis::SharedRedis;
 
 /// A token this close to expiry is refreshed first.
 const EXPIRY_MARGIN_SECS: i64 = 60;
@@ -37,7 +37,7 @@ struct TokenState {
 /// Hands out access tokens, refreshing them single-flight. Register one per app.
 pub struct TokenService {
     logto: Arc<LogtoClient>,
-    redis: Option<deadpool_redis::Pool>,
+    redis: Option<SharedRedis>,
     local_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     local_handoff: Mutex<HashMap<String, (TokenState, Instant)>>,
 }
@@ -45,7 +45,7 @@ pub struct TokenService {
 impl TokenService {
     /// Locks and hand-off records live in `redis` when given (shared by every instance),
     /// otherwise in this process.
-    pub fn new(logto: Arc<LogtoClient>, redis: Option<deadpool_redis::Pool>) -> Self {
+    pub fn new(logto: Arc<LogtoClient>, redis: Option<SharedRedis>) -> Self {
         Self {
             logto,
             redis,
@@ -149,7 +149,7 @@ impl TokenService {
     }
 
     async fn acquire_redis_lock(&self, grant_id: &str) -> Result<Option<RedisLock>, AppError> {
-        let Some(pool) = &self.redis else {
+        let Some(redis) = &self.redis else {
             return Ok(None);
         };
         let lock = RedisLock {
@@ -158,14 +158,15 @@ impl TokenService {
         };
         let started = Instant::now();
         loop {
-            let mut connection = pool.get().await.map_err(store_unavailable)?;
-            let acquired: Option<String> = redis::cmd("SET")
-                .arg(&lock.key)
-                .arg(&lock.owner)
-                .arg("NX")
-                .arg("PX")
-                .arg(LOCK_TTL.as_millis() as u64)
-                .query_async(&mut connection)
+            let acquired: Option<String> = redis
+                .query(
+                    redis::cmd("SET")
+                        .arg(&lock.key)
+                        .arg(&lock.owner)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(LOCK_TTL.as_millis() as u64),
+                )
                 .await
                 .map_err(store_unavailable)?;
             if acquired.is_some() {
@@ -180,21 +181,19 @@ impl TokenService {
     }
 
     async fn release_redis_lock(&self, lock: RedisLock) {
-        let Some(pool) = &self.redis else { return };
+        let Some(redis) = &self.redis else { return };
         // Delete only our own lock: it may have expired and been taken by another instance.
         const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-        let released = async {
-            let mut connection = pool.get().await.map_err(|e| e.to_string())?;
-            redis::cmd("EVAL")
-                .arg(RELEASE)
-                .arg(1)
-                .arg(&lock.key)
-                .arg(&lock.owner)
-                .query_async::<i64>(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        if let Err(error) = released.await {
+        let released = redis
+            .query::<i64>(
+                redis::cmd("EVAL")
+                    .arg(RELEASE)
+                    .arg(1)
+                    .arg(&lock.key)
+                    .arg(&lock.owner),
+            )
+            .await;
+        if let Err(error) = released {
             log::warn!(
                 "could not release {} (it expires by itself): {error}",
                 lock.key
@@ -204,11 +203,9 @@ impl TokenService {
 
     async fn handoff(&self, grant_id: &str) -> Result<Option<TokenState>, AppError> {
         match &self.redis {
-            Some(pool) => {
-                let mut connection = pool.get().await.map_err(store_unavailable)?;
-                let json: Option<String> = redis::cmd("GET")
-                    .arg(handoff_key(grant_id))
-                    .query_async(&mut connection)
+            Some(redis) => {
+                let json: Option<String> = redis
+                    .query(redis::cmd("GET").arg(handoff_key(grant_id)))
                     .await
                     .map_err(store_unavailable)?;
                 Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
@@ -228,16 +225,17 @@ impl TokenService {
             revision: user.revision,
         };
         match &self.redis {
-            Some(pool) => {
+            Some(redis) => {
                 let json = serde_json::to_string(&state)
                     .map_err(|error| AppError::SessionWrite(error.to_string()))?;
-                let mut connection = pool.get().await.map_err(store_unavailable)?;
-                redis::cmd("SET")
-                    .arg(handoff_key(grant_id))
-                    .arg(json)
-                    .arg("EX")
-                    .arg(HANDOFF_TTL.as_secs())
-                    .query_async::<()>(&mut connection)
+                redis
+                    .query::<()>(
+                        redis::cmd("SET")
+                            .arg(handoff_key(grant_id))
+                            .arg(json)
+                            .arg("EX")
+                            .arg(HANDOFF_TTL.as_secs()),
+                    )
                     .await
                     .map_err(store_unavailable)
             }

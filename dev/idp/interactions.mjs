@@ -33,13 +33,23 @@ export function interactionRoutes(provider, accounts) {
   const router = express.Router();
   const form = express.urlencoded({ extended: false });
 
-  const signIn = (req, res, user) =>
-    provider.interactionFinished(req, res, { login: { accountId: user.sub } }, {
-      mergeWithLastSubmission: false,
-    });
+  // Signing in also grants what the Bookstore asked for, as Logto's auto-consent does for its
+  // own apps: one interaction, and the browser goes back to the app with one hop less.
+  async function signIn(req, res, user) {
+    const { params } = await provider.interactionDetails(req, res);
+    const grant = new provider.Grant({ accountId: user.sub, clientId: params.client_id });
+    grant.addOIDCScope(params.scope);
+    for (const indicator of [params.resource ?? []].flat()) {
+      // The token endpoint keeps only the scopes the resource defines.
+      grant.addResourceScope(indicator, params.scope);
+    }
+    const result = { login: { accountId: user.sub }, consent: { grantId: await grant.save() } };
+    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+  }
 
-  // Logto asks nothing of the user for its own apps, and the Bookstore is the only client here:
-  // grant the OIDC scopes, claims and API scopes requested and go straight back.
+  // A consent prompt on its own (an existing IdP session, new scopes). Logto asks nothing of the
+  // user for its own apps, and the Bookstore is the only client here: grant the OIDC scopes,
+  // claims and API scopes requested and go straight back.
   async function grantConsent(req, res, { prompt: { details }, params, session, grantId }) {
     const grant = (grantId && (await provider.Grant.find(grantId)))
       ?? new provider.Grant({ accountId: session.accountId, clientId: params.client_id });

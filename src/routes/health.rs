@@ -2,10 +2,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use deadpool_redis::redis;
 use serde::Serialize;
 
 use crate::logto::{LogtoClient, error_chain};
+use crate::shared_redis::SharedRedis;
 
 /// How long one readiness check may take; probes usually give up after a few seconds.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -14,7 +14,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// sessions.
 pub struct Readiness {
     pub logto: Arc<LogtoClient>,
-    pub redis: Option<deadpool_redis::Pool>,
+    pub redis: Option<SharedRedis>,
 }
 
 #[derive(Serialize)]
@@ -78,13 +78,12 @@ async fn identity_provider(readiness: &Readiness) -> Check {
 }
 
 async fn session_store(readiness: &Readiness) -> Check {
-    let Some(pool) = &readiness.redis else {
+    let Some(redis) = &readiness.redis else {
         return Check::NotUsed;
     };
     let ping = async {
-        let mut connection = pool.get().await.map_err(|error| error.to_string())?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
+        redis
+            .query::<String>(&redis::cmd("PING"))
             .await
             .map_err(|error| error.to_string())
     };

@@ -10,18 +10,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis;
 use serde::Deserialize;
 
 use super::SignedInUser;
 use crate::error::AppError;
+use crate::shared_redis::SharedRedis;
 
 /// How long an index entry or a revocation is kept: the session lifetime.
 pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
 /// Ends sessions by Logto session id or user.
 pub struct SessionDirectory {
-    redis: Option<deadpool_redis::Pool>,
+    redis: Option<SharedRedis>,
     revoked: Mutex<Revocations>,
 }
 
@@ -34,7 +34,7 @@ struct Revocations {
 
 impl SessionDirectory {
     /// Sessions are indexed in `redis` when they live there.
-    pub fn new(redis: Option<deadpool_redis::Pool>) -> Self {
+    pub fn new(redis: Option<SharedRedis>) -> Self {
         Self {
             redis,
             revoked: Mutex::default(),
@@ -54,7 +54,7 @@ impl SessionDirectory {
             (None, Some(sub)) => sub_key(sub),
             (None, None) => return Ok(0),
         };
-        let Some(pool) = &self.redis else {
+        let Some(redis) = &self.redis else {
             let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
             revoked.sids.retain(|_, at| at.elapsed() < SESSION_LIFETIME);
             revoked
@@ -73,10 +73,8 @@ impl SessionDirectory {
             };
             return Ok(0);
         };
-        let mut connection = pool.get().await.map_err(store_unavailable)?;
-        let sessions: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(&index_key)
-            .query_async(&mut connection)
+        let sessions: Vec<String> = redis
+            .query(redis::cmd("SMEMBERS").arg(&index_key))
             .await
             .map_err(store_unavailable)?;
         let mut delete = redis::cmd("DEL");
@@ -84,8 +82,8 @@ impl SessionDirectory {
         for session in &sessions {
             delete.arg(session);
         }
-        delete
-            .query_async::<i64>(&mut connection)
+        redis
+            .query::<i64>(&delete)
             .await
             .map_err(store_unavailable)?;
         Ok(sessions.len())
@@ -112,7 +110,7 @@ impl SessionDirectory {
 
 /// Indexes a just-saved Redis session under its `sid` and `sub`.
 pub(crate) async fn index_session(
-    pool: &deadpool_redis::Pool,
+    redis: &SharedRedis,
     redis_key: &str,
     user_json: &str,
 ) -> Result<(), String> {
@@ -126,7 +124,6 @@ pub(crate) async fn index_session(
         sid: Option<String>,
     }
     let stored: Stored = serde_json::from_str(user_json).map_err(|e| e.to_string())?;
-    let mut connection = pool.get().await.map_err(|e| e.to_string())?;
     let ttl = SESSION_LIFETIME.as_secs();
     let mut pipeline = redis::pipe();
     for index_key in stored
@@ -147,8 +144,8 @@ pub(crate) async fn index_session(
             .arg(ttl)
             .ignore();
     }
-    pipeline
-        .query_async::<()>(&mut connection)
+    redis
+        .query_pipeline::<()>(&pipeline)
         .await
         .map_err(|e| e.to_string())
 }

@@ -6,6 +6,7 @@
 
 mod cookie_budget;
 mod directory;
+mod redis_store;
 mod store;
 
 use std::collections::BTreeMap;

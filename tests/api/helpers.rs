@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use deadpool_redis::redis;
 use logto_bookstore::configuration::Settings;
 use logto_bookstore::logto::LogtoConfig;
 use logto_bookstore::session::{MAX_COOKIE_BYTES, SESSION_COOKIE_NAME};

@@ -1,0 +1,143 @@
+//! Sessions in Redis, one key each (`bookstore:session:<key>`), read with a single `GET` on the
+//! process's shared multiplexed connection. actix-session's own Redis store checks every pooled
+//! connection out with a `PING` first, which doubled the round trips of every signed-in page.
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, UpdateError};
+use actix_web::cookie::time;
+
+use super::directory::index_session;
+use crate::shared_redis::{REDIS_TIMEOUT, SharedRedis};
+
+type SessionState = std::collections::HashMap<String, String>;
+
+/// The key under which a session lives in Redis.
+pub(crate) fn redis_key(session_key: &str) -> String {
+    format!("bookstore:session:{session_key}")
+}
+
+/// actix-session's storage contract, on [`SharedRedis`].
+#[derive(Clone)]
+pub struct RedisSessions {
+    redis: SharedRedis,
+}
+
+impl RedisSessions {
+    pub fn new(redis: SharedRedis) -> Self {
+        Self { redis }
+    }
+
+    pub(crate) async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
+        let json: Option<String> = self
+            .run(redis::cmd("GET").arg(redis_key(key.as_ref())))
+            .await
+            .map_err(LoadError::Other)?;
+        json.map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|error| LoadError::Deserialization(error.into()))
+    }
+
+    pub(crate) async fn save(
+        &self,
+        state: SessionState,
+        ttl: &time::Duration,
+    ) -> Result<SessionKey, SaveError> {
+        let json = serde_json::to_string(&state)
+            .map_err(|error| SaveError::Serialization(error.into()))?;
+        // 256 random bits: a collision is not a practical concern, but NX makes it an error.
+        let key = new_session_key().map_err(SaveError::Other)?;
+        let stored: Option<String> = self
+            .run(
+                redis::cmd("SET")
+                    .arg(redis_key(key.as_ref()))
+                    .arg(&json)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl.whole_seconds()),
+            )
+            .await
+            .map_err(SaveError::Other)?;
+        if stored.is_none() {
+            return Err(SaveError::Other(anyhow::anyhow!("session key collision")));
+        }
+        self.index(&key, &state).await;
+        Ok(key)
+    }
+
+    pub(crate) async fn update(
+        &self,
+        key: SessionKey,
+        state: SessionState,
+        ttl: &time::Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let json = serde_json::to_string(&state)
+            .map_err(|error| UpdateError::Serialization(error.into()))?;
+        let updated: Option<String> = self
+            .run(
+                redis::cmd("SET")
+                    .arg(redis_key(key.as_ref()))
+                    .arg(&json)
+                    .arg("XX")
+                    .arg("EX")
+                    .arg(ttl.whole_seconds()),
+            )
+            .await
+            .map_err(UpdateError::Other)?;
+        match updated {
+            Some(_) => {
+                self.index(&key, &state).await;
+                Ok(key)
+            }
+            // Expired or deleted meanwhile (back-channel logout): store it under a new key
+            // rather than resurrect the old one.
+            None => self.save(state, ttl).await.map_err(|error| match error {
+                SaveError::Serialization(error) => UpdateError::Serialization(error),
+                SaveError::Other(error) => UpdateError::Other(error),
+            }),
+        }
+    }
+
+    pub(crate) async fn update_ttl(
+        &self,
+        key: &SessionKey,
+        ttl: &time::Duration,
+    ) -> Result<(), anyhow::Error> {
+        self.run::<()>(
+            redis::cmd("EXPIRE")
+                .arg(redis_key(key.as_ref()))
+                .arg(ttl.whole_seconds()),
+        )
+        .await
+    }
+
+    pub(crate) async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        self.run::<()>(redis::cmd("DEL").arg(redis_key(key.as_ref())))
+            .await
+    }
+
+    /// Indexes a signed-in user's session for back-channel logout. A failure only costs that
+    /// index entry, so it is logged rather than failing the request.
+    async fn index(&self, key: &SessionKey, state: &SessionState) {
+        let Some(user) = state.get(super::USER) else {
+            return;
+        };
+        if let Err(error) = index_session(&self.redis, &redis_key(key.as_ref()), user).await {
+            log::warn!("could not index a session for back-channel logout: {error}");
+        }
+    }
+
+    /// One command, bounded by [`REDIS_TIMEOUT`] on top of the connection's own timeouts.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, anyhow::Error> {
+        tokio::time::timeout(REDIS_TIMEOUT, self.redis.query(command))
+            .await
+            .map_err(|_| anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))?
+            .map_err(anyhow::Error::from)
+    }
+}
+
+fn new_session_key() -> Result<SessionKey, anyhow::Error> {
+    let key = oauth2::CsrfToken::new_random().into_secret();
+    SessionKey::try_from(key).map_err(|error| anyhow::anyhow!("{error}"))
+}
