@@ -30,11 +30,11 @@ const ASSETS: [Asset; 2] = [
     },
 ];
 
-/// Each asset with its served file name, `style.<hash>.css`.
+/// Each asset with its address, `/static/style.<hash>.css`, made once: every page links them.
 static SERVED: LazyLock<Vec<(String, &'static Asset)>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|asset| (fingerprinted_name(asset), asset))
+        .map(|asset| (format!("{PREFIX}{}", fingerprinted_name(asset)), asset))
         .collect()
 });
 
@@ -55,19 +55,19 @@ fn fingerprinted_name(asset: &Asset) -> String {
 ///
 /// # Panics
 /// If no asset has that name: a typo in a template, caught by the first test that renders it.
-pub fn url(name: &str) -> String {
-    let (served, _) = SERVED
+pub fn url(name: &str) -> &'static str {
+    SERVED
         .iter()
         .find(|(_, asset)| asset.name == name)
-        .unwrap_or_else(|| panic!("no static asset is named {name:?}"));
-    format!("{PREFIX}{served}")
+        .map(|(url, _)| url.as_str())
+        .unwrap_or_else(|| panic!("no static asset is named {name:?}"))
 }
 
 /// The asset served as `file_name` (fingerprint included), if any.
 pub fn find(file_name: &str) -> Option<&'static Asset> {
     SERVED
         .iter()
-        .find(|(served, _)| served == file_name)
+        .find(|(url, _)| url.strip_prefix(PREFIX) == Some(file_name))
         .map(|(_, asset)| *asset)
 }
 
