@@ -20,7 +20,8 @@
 # Templates (askama) and static assets are compiled into the binary: nothing else is copied.
 
 # ---- builder -------------------------------------------------------------------------------
-# The slim image ships gcc and libc6-dev, which `ring` (rustls' crypto) needs. Cargo.lock has
+# The slim image ships gcc and libc6-dev, which `ring` (rustls' crypto) and `aws-lc-sys`
+# (jsonwebtoken's ES384 verification; built with cc, no cmake needed) compile with. Cargo.lock has
 # no openssl-sys or native-tls: TLS is rustls only (openssl-probe, pulled in by
 # rustls-native-certs, only looks for certificate files), so no libssl-dev is needed.
 FROM rust:1.95-slim-bookworm AS builder
