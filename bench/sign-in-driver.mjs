@@ -1,6 +1,6 @@
 // Signs in as a browser would: app /sign-in → the IdP's authorization request → its sign-in
-// form (filled in and posted, like the e2e tests fill #username and #password) → the consent
-// step → the app's /callback → the home page, which must say "Signed in as <name>". Every
+// form (filled in and posted, like the e2e tests fill #username and #password) → the resumed
+// authorization → the app's /callback → the home page, which must say "Signed in as <name>". Every
 // redirect is followed by hand (redirect: 'manual') with a small cookie jar, as in
 // dev/idp/README.md "Signing in with curl, hop by hop".
 //
