@@ -45,15 +45,8 @@ impl RedisSessions {
             .map_err(|error| SaveError::Serialization(error.into()))?;
         // 256 random bits: a collision is not a practical concern, but NX makes it an error.
         let key = new_session_key().map_err(SaveError::Other)?;
-        let stored: Option<String> = self
-            .run(
-                redis::cmd("SET")
-                    .arg(redis_key(key.as_ref()))
-                    .arg(&json)
-                    .arg("NX")
-                    .arg("EX")
-                    .arg(ttl.whole_seconds()),
-            )
+        let stored = self
+            .set(&key, &json, "NX", ttl)
             .await
             .map_err(SaveError::Other)?;
         if stored.is_none() {
@@ -71,15 +64,8 @@ impl RedisSessions {
     ) -> Result<SessionKey, UpdateError> {
         let json = serde_json::to_string(&state)
             .map_err(|error| UpdateError::Serialization(error.into()))?;
-        let updated: Option<String> = self
-            .run(
-                redis::cmd("SET")
-                    .arg(redis_key(key.as_ref()))
-                    .arg(&json)
-                    .arg("XX")
-                    .arg("EX")
-                    .arg(ttl.whole_seconds()),
-            )
+        let updated = self
+            .set(&key, &json, "XX", ttl)
             .await
             .map_err(UpdateError::Other)?;
         match updated {
@@ -112,6 +98,26 @@ impl RedisSessions {
     pub(crate) async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         self.run::<()>(redis::cmd("DEL").arg(redis_key(key.as_ref())))
             .await
+    }
+
+    /// `SET` with `NX` (a new session) or `XX` (an existing one) and the TTL; `None` when the
+    /// condition did not hold.
+    async fn set(
+        &self,
+        key: &SessionKey,
+        json: &str,
+        condition: &str,
+        ttl: &time::Duration,
+    ) -> Result<Option<String>, anyhow::Error> {
+        self.run(
+            redis::cmd("SET")
+                .arg(redis_key(key.as_ref()))
+                .arg(json)
+                .arg(condition)
+                .arg("EX")
+                .arg(ttl.whole_seconds()),
+        )
+        .await
     }
 
     /// Indexes a signed-in user's session for back-channel logout. A failure only costs that
