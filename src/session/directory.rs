@@ -108,12 +108,9 @@ impl SessionDirectory {
     }
 }
 
-/// Indexes a just-saved Redis session under its `sid` and `sub`.
-pub(crate) async fn index_session(
-    redis: &SharedRedis,
-    redis_key: &str,
-    user_json: &str,
-) -> Result<(), String> {
+/// The index sets that a session of the stored user `user_json` belongs to: its Logto `sid`
+/// (when the ID token had one) and its `sub`. Empty for unreadable data.
+pub(crate) fn index_keys_of(user_json: &str) -> Vec<String> {
     #[derive(Deserialize)]
     struct Stored {
         profile: StoredProfile,
@@ -123,17 +120,32 @@ pub(crate) async fn index_session(
         sub: String,
         sid: Option<String>,
     }
-    let stored: Stored = serde_json::from_str(user_json).map_err(|e| e.to_string())?;
-    let ttl = SESSION_LIFETIME.as_secs();
-    let mut pipeline = redis::pipe();
-    for index_key in stored
+    let Ok(stored) = serde_json::from_str::<Stored>(user_json) else {
+        return Vec::new();
+    };
+    stored
         .profile
         .sid
         .as_deref()
         .map(sid_key)
         .into_iter()
         .chain([sub_key(&stored.profile.sub)])
-    {
+        .collect()
+}
+
+/// Indexes a just-saved Redis session under its `sid` and `sub`.
+pub(crate) async fn index_session(
+    redis: &SharedRedis,
+    redis_key: &str,
+    user_json: &str,
+) -> Result<(), String> {
+    let index_keys = index_keys_of(user_json);
+    if index_keys.is_empty() {
+        return Err("the stored user cannot be read".to_owned());
+    }
+    let ttl = SESSION_LIFETIME.as_secs();
+    let mut pipeline = redis::pipe();
+    for index_key in index_keys {
         pipeline
             .cmd("SADD")
             .arg(&index_key)

@@ -5,10 +5,23 @@
 use actix_session::storage::{LoadError, SaveError, SessionKey, UpdateError};
 use actix_web::cookie::time;
 
-use super::directory::index_session;
+use super::directory::{index_keys_of, index_session};
 use crate::shared_redis::{REDIS_TIMEOUT, SharedRedis};
 
 type SessionState = std::collections::HashMap<String, String>;
+
+/// How long a session that holds only sign-in attempts lives: a visitor who clicked Sign in
+/// and never came back must not keep a key for the 14 days of a signed-in session.
+const ATTEMPT_ONLY_TTL: time::Duration = time::Duration::minutes(15);
+
+/// The TTL for `state`: the session's own once someone is signed in, else the short one.
+fn ttl_for(state: &SessionState, session_ttl: &time::Duration) -> time::Duration {
+    if state.contains_key(super::USER) {
+        *session_ttl
+    } else {
+        ATTEMPT_ONLY_TTL.min(*session_ttl)
+    }
+}
 
 /// The key under which a session lives in Redis.
 pub(crate) fn redis_key(session_key: &str) -> String {
@@ -46,7 +59,7 @@ impl RedisSessions {
         // 256 random bits: a collision is not a practical concern, but NX makes it an error.
         let key = new_session_key().map_err(SaveError::Other)?;
         let stored = self
-            .set(&key, &json, "NX", ttl)
+            .set(&key, &json, "NX", &ttl_for(&state, ttl))
             .await
             .map_err(SaveError::Other)?;
         if stored.is_none() {
@@ -65,7 +78,7 @@ impl RedisSessions {
         let json = serde_json::to_string(&state)
             .map_err(|error| UpdateError::Serialization(error.into()))?;
         let updated = self
-            .set(&key, &json, "XX", ttl)
+            .set(&key, &json, "XX", &ttl_for(&state, ttl))
             .await
             .map_err(UpdateError::Other)?;
         match updated {
@@ -95,9 +108,25 @@ impl RedisSessions {
         .await
     }
 
+    /// Deletes the session and takes it out of its back-channel logout index, so that
+    /// nothing of it is left behind.
     pub(crate) async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        self.run::<()>(redis::cmd("DEL").arg(redis_key(key.as_ref())))
+        let redis_key = redis_key(key.as_ref());
+        let state: Option<String> = self.run(redis::cmd("GET").arg(&redis_key)).await?;
+        let user = state
+            .and_then(|json| serde_json::from_str::<SessionState>(&json).ok())
+            .and_then(|mut state| state.remove(super::USER));
+        let mut pipeline = redis::pipe();
+        pipeline.cmd("DEL").arg(&redis_key).ignore();
+        if let Some(user) = user {
+            for index_key in index_keys_of(&user) {
+                pipeline.cmd("SREM").arg(index_key).arg(&redis_key).ignore();
+            }
+        }
+        tokio::time::timeout(REDIS_TIMEOUT, self.redis.query_pipeline::<()>(&pipeline))
             .await
+            .map_err(|_| anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))?
+            .map_err(anyhow::Error::from)
     }
 
     /// `SET` with `NX` (a new session) or `XX` (an existing one) and the TTL; `None` when the

@@ -401,6 +401,30 @@ impl TestRedis {
         keys.len()
     }
 
+    /// The remaining lifetime, in seconds, of every stored session.
+    pub async fn session_ttls(&self) -> Vec<i64> {
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("bookstore:session:*")
+            .query_async(&mut connection)
+            .await
+            .expect("KEYS answers");
+        let mut ttls = Vec::new();
+        for key in keys {
+            let ttl: i64 = redis::cmd("TTL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .expect("TTL answers");
+            ttls.push(ttl);
+        }
+        ttls
+    }
+
     /// How many keys Redis holds.
     pub async fn key_count(&self) -> usize {
         let client = redis::Client::open(self.url()).expect("a Redis URL");

@@ -127,3 +127,36 @@ async fn a_tampered_session_cookie_counts_as_signed_out() {
         assert!(response.text().await.unwrap().contains("Not signed in"));
     }
 }
+
+#[tokio::test]
+async fn signing_out_leaves_nothing_behind_in_redis() {
+    let app = signed_in_app(Store::Redis).await;
+    let redis = app.redis.as_ref().unwrap();
+    assert!(
+        redis.key_count().await > 1,
+        "the session and its back-channel logout index"
+    );
+
+    app.sign_out().await;
+
+    assert_eq!(redis.key_count().await, 0, "no session, no index entry");
+}
+
+#[tokio::test]
+async fn an_abandoned_sign_in_expires_in_minutes_and_a_signed_in_session_in_days() {
+    let app = spawn_app(Store::Redis).await;
+    let redis = app.redis.as_ref().unwrap();
+
+    app.get("/sign-in").await;
+    let abandoned = redis.session_ttls().await;
+    assert_eq!(abandoned.len(), 1);
+    assert!(
+        (1..=15 * 60).contains(&abandoned[0]),
+        "a sign-in attempt alone lives 15 minutes: {abandoned:?}"
+    );
+
+    app.sign_in().await;
+    let signed_in = redis.session_ttls().await;
+    assert_eq!(signed_in.len(), 1, "the attempt's session was replaced");
+    assert!(signed_in[0] > 13 * 24 * 60 * 60, "14 days: {signed_in:?}");
+}
