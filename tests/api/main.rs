@@ -9,6 +9,7 @@ mod backchannel;
 mod callback;
 mod home;
 mod language;
+mod logs;
 mod logto_client;
 mod operations;
 mod protected;

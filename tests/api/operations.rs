@@ -16,6 +16,10 @@ use crate::test_idp::{Endpoint, TestIdp};
 
 for_both_stores!(a_ready_app_says_so_with_each_check);
 
+/// The fixed session key of the binaries these tests start.
+pub const SESSION_SECRET: &str =
+    "operations-test-session-secret-operations-test-session-secret-0123456789";
+
 #[tokio::test]
 async fn liveness_is_a_small_json_answer() {
     let app = spawn_app(Store::Cookie).await;
@@ -186,14 +190,19 @@ async fn behind_docker_compose_the_server_calls_logto_at_its_internal_address() 
     assert_eq!(app.idp().request_count(Endpoint::Revocation), 1);
 }
 
-/// The release binary's own process, configured through its environment.
-struct AppProcess {
+/// The binary's own process, configured through its environment.
+pub struct AppProcess {
     child: Child,
-    address: String,
+    pub address: String,
 }
 
 impl AppProcess {
     fn start(port: u16, logto_endpoint: &str) -> Self {
+        Self::start_logging(port, logto_endpoint, "warn", Stdio::null())
+    }
+
+    /// Starts the binary with `RUST_LOG=rust_log`, its stdout and stderr going to `log`.
+    pub fn start_logging(port: u16, logto_endpoint: &str, rust_log: &str, log: Stdio) -> Self {
         let address = format!("http://127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_logto-bookstore"))
             .env_clear()
@@ -204,9 +213,10 @@ impl AppProcess {
             .env("LOGTO_ENDPOINT", logto_endpoint)
             .env("LOGTO_APP_ID", APP_ID)
             .env("LOGTO_APP_SECRET", APP_SECRET)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
+            .env("SESSION_SECRET", SESSION_SECRET)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("the binary starts");
         let process = Self { child, address };
@@ -222,7 +232,7 @@ impl AppProcess {
         }
     }
 
-    fn terminate(&self) {
+    pub fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -231,7 +241,7 @@ impl AppProcess {
     }
 
     /// Waits up to `limit` for the process to exit, and returns how long it took.
-    fn exit_within(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+    pub fn exit_within(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("waitable") {

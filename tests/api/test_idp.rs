@@ -307,6 +307,18 @@ impl TestIdp {
         }
     }
 
+    /// Every refresh token and opaque access token issued so far (spent ones included), for
+    /// tests that check they never reach a log.
+    pub fn issued_token_values(&self) -> Vec<String> {
+        let state = self.state.lock();
+        state
+            .refresh_tokens
+            .keys()
+            .chain(state.access_tokens.keys())
+            .cloned()
+            .collect()
+    }
+
     /// Base URL, `http://127.0.0.1:PORT` (or the public host it was started behind): what the
     /// app gets as `LOGTO_ENDPOINT` (no `/oidc`).
     pub fn endpoint(&self) -> String {
