@@ -137,7 +137,9 @@ impl Application {
             if let Some(budget) = &cookie_budget {
                 app_data = app_data.app_data(budget.clone());
             }
-            app_data
+            // Probes and assets never touch the session: a session cookie on them must not
+            // cost a Redis read, nor make liveness depend on Redis.
+            let pages = web::scope("")
                 .wrap(session::session_middleware(
                     &backend,
                     key.clone(),
@@ -145,13 +147,6 @@ impl Application {
                 ))
                 .wrap(from_fn(session::render_session_store_failures))
                 .wrap(from_fn(render_errors_in_visitor_language))
-                .wrap(security_headers(&base_url, &logto_endpoint))
-                .wrap(
-                    Logger::new(access_log_format)
-                        .custom_request_replace("METHOD", |request| request.method().to_string()),
-                )
-                .route("/healthz", web::get().to(routes::healthz))
-                .route("/readyz", web::get().to(routes::readyz))
                 .route("/", web::get().to(routes::home))
                 .route("/sign-in", web::get().to(routes::sign_in))
                 .route("/sign-in", web::post().to(routes::sign_in_with_form))
@@ -170,8 +165,17 @@ impl Application {
                     "/backchannel-logout",
                     web::post().to(routes::backchannel_logout),
                 )
+                .default_service(web::to(routes::not_found));
+            app_data
+                .wrap(security_headers(&base_url, &logto_endpoint))
+                .wrap(
+                    Logger::new(access_log_format)
+                        .custom_request_replace("METHOD", |request| request.method().to_string()),
+                )
+                .route("/healthz", web::get().to(routes::healthz))
+                .route("/readyz", web::get().to(routes::readyz))
                 .route("/static/{file}", web::get().to(routes::static_asset))
-                .default_service(web::to(routes::not_found))
+                .service(pages)
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)?

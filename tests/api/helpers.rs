@@ -2,6 +2,7 @@
 //! real `redis-server` started on a free port.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -82,10 +83,29 @@ pub async fn spawn_app_on(
     idp: Option<TestIdp>,
     adjust_logto: impl FnOnce(&mut LogtoConfig),
 ) -> TestApp {
+    let redis = (store == Store::Redis).then(TestRedis::start);
+    spawn_app_with_redis(listener, redis, logto_endpoint, idp, adjust_logto).await
+}
+
+/// Starts the app with its own IdP on `redis` (for example a persistent one).
+pub async fn spawn_app_on_redis(redis: TestRedis) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port for the app");
+    let port = listener.local_addr().expect("the app's address").port();
+    let idp = TestIdp::start(registered_client(&format!("http://127.0.0.1:{port}"))).await;
+    let endpoint = idp.endpoint();
+    spawn_app_with_redis(listener, Some(redis), &endpoint, Some(idp), |_| {}).await
+}
+
+async fn spawn_app_with_redis(
+    listener: TcpListener,
+    redis: Option<TestRedis>,
+    logto_endpoint: &str,
+    idp: Option<TestIdp>,
+    adjust_logto: impl FnOnce(&mut LogtoConfig),
+) -> TestApp {
     init_logging();
     let port = listener.local_addr().expect("the app's address").port();
     let address = format!("http://127.0.0.1:{port}");
-    let redis = (store == Store::Redis).then(TestRedis::start);
 
     let mut env = vec![
         ("LOGTO_ENDPOINT", logto_endpoint.to_owned()),
@@ -334,6 +354,8 @@ fn init_logging() {
 pub struct TestRedis {
     port: u16,
     process: Option<Child>,
+    /// With persistence: the append-only file's folder, removed on drop.
+    data_dir: Option<PathBuf>,
 }
 
 impl TestRedis {
@@ -342,9 +364,59 @@ impl TestRedis {
         let mut redis = Self {
             port: free_port(),
             process: None,
+            data_dir: None,
         };
         redis.restart();
         redis
+    }
+
+    /// Starts Redis with an append-only file (`appendfsync everysec`) in a folder of its own,
+    /// which survives [`restart`](Self::restart).
+    pub fn start_persistent() -> Self {
+        let port = free_port();
+        let data_dir = std::env::temp_dir().join(format!("bookstore-redis-{port}"));
+        std::fs::create_dir_all(&data_dir).expect("a Redis data folder");
+        let mut redis = Self {
+            port,
+            process: None,
+            data_dir: Some(data_dir),
+        };
+        redis.restart();
+        redis
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open but nothing answers, as with a
+    /// Redis behind a dead network path.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let process = self.process.as_ref().expect("redis-server runs");
+        let status = Command::new("kill")
+            .args([signal, &process.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal}");
+    }
+
+    /// Stops the server as an operator would (SIGTERM: it flushes its append-only file),
+    /// then starts it again on the same port and data.
+    pub fn restart_gracefully(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let terminated = Command::new("kill")
+                .args(["-TERM", &process.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(terminated.success());
+            process.wait().expect("redis-server exits");
+        }
+        self.restart();
     }
 
     /// `redis://127.0.0.1:PORT`
@@ -363,9 +435,20 @@ impl TestRedis {
     /// Starts the server again on the same port.
     pub fn restart(&mut self) {
         self.stop();
-        let process = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &self.port.to_string()]).args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]);
+        match &self.data_dir {
+            Some(dir) => command
+                .args(["--appendonly", "yes", "--appendfsync", "everysec", "--dir"])
+                .arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let process = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -441,6 +524,18 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
+        // A paused server would ignore nothing but SIGKILL; thaw it anyway for a clean exit.
+        if self.process.is_some() {
+            let _ = Command::new("kill")
+                .args([
+                    "-CONT",
+                    &self.process.as_ref().map_or(0, Child::id).to_string(),
+                ])
+                .status();
+        }
         self.stop();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -203,9 +203,21 @@ impl AppProcess {
 
     /// Starts the binary with `RUST_LOG=rust_log`, its stdout and stderr going to `log`.
     pub fn start_logging(port: u16, logto_endpoint: &str, rust_log: &str, log: Stdio) -> Self {
+        Self::start_with(port, logto_endpoint, rust_log, log, &[])
+    }
+
+    /// Starts the binary with these settings added (for example `SESSION_STORE`).
+    pub fn start_with(
+        port: u16,
+        logto_endpoint: &str,
+        rust_log: &str,
+        log: Stdio,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let address = format!("http://127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_logto-bookstore"))
             .env_clear()
+            .envs(settings.iter().copied())
             .current_dir(std::env::temp_dir())
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())

@@ -1,0 +1,169 @@
+//! Faults of the parts around the app, with real processes: a frozen or restarted Redis, a
+//! restarted app, a slow identity provider. (Logto down at start-up, and its key rotation,
+//! are in startup.rs and sign_in.rs.)
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::cookie::Jar;
+
+use crate::for_both_stores;
+use crate::helpers::{
+    Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app,
+    spawn_app_on_redis, spawn_app_with,
+};
+use crate::operations::AppProcess;
+use crate::sign_in::signed_in_app;
+use crate::test_idp::TestIdp;
+
+for_both_stores!(users_stay_signed_in_when_the_app_restarts_with_a_fixed_secret);
+
+/// A browser of its own (own cookies), signed in to `app` through the whole flow.
+async fn another_signed_in_browser(address: &str) -> reqwest::Client {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::new(Jar::default()))
+        // A kept-alive connection would outlive a restarted app; browsers retry, tests would not.
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let sign_in = browser
+        .get(format!("{address}/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    let at_idp = browser.get(location(&sign_in)).send().await.unwrap();
+    let callback = browser.get(location(&at_idp)).send().await.unwrap();
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    browser
+}
+
+async fn is_signed_in(browser: &reqwest::Client, address: &str) -> bool {
+    let home = browser.get(format!("{address}/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    home.text().await.unwrap().contains("Signed in as")
+}
+
+#[tokio::test]
+async fn a_frozen_redis_fails_pages_in_under_a_second_and_they_recover() {
+    let app = signed_in_app(Store::Redis).await;
+    let redis = app.redis.as_ref().unwrap();
+
+    redis.pause();
+    let started = Instant::now();
+    let during = app.get("/").await;
+    let took = started.elapsed();
+    assert_eq!(during.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took < Duration::from_secs(1), "answered after {took:?}");
+    assert!(
+        during
+            .text()
+            .await
+            .unwrap()
+            .contains("Session store unavailable")
+    );
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        StatusCode::OK,
+        "still alive"
+    );
+    assert_eq!(
+        app.get("/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    redis.resume();
+    assert!(
+        app.home_page().await.contains("Signed in as"),
+        "nothing was lost"
+    );
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sessions_survive_a_redis_restart_with_its_append_only_file() {
+    let mut app: TestApp = spawn_app_on_redis(TestRedis::start_persistent()).await;
+    let mut browsers = Vec::new();
+    for _ in 0..5 {
+        browsers.push(another_signed_in_browser(&app.address).await);
+    }
+
+    app.redis.as_mut().unwrap().restart_gracefully();
+
+    for browser in &browsers {
+        assert!(is_signed_in(browser, &app.address).await, "0 sessions lost");
+    }
+}
+
+async fn users_stay_signed_in_when_the_app_restarts_with_a_fixed_secret(store: Store) {
+    let port = free_port();
+    let address = format!("http://127.0.0.1:{port}");
+    let idp = TestIdp::start(registered_client(&address)).await;
+    let redis = (store == Store::Redis).then(TestRedis::start);
+    let redis_url = redis.as_ref().map(TestRedis::url).unwrap_or_default();
+    let settings: Vec<(&str, &str)> = match store {
+        Store::Cookie => vec![("SESSION_STORE", "cookie")],
+        Store::Redis => vec![("SESSION_STORE", "redis"), ("REDIS_URL", &redis_url)],
+    };
+    let start = || AppProcess::start_with(port, &idp.endpoint(), "warn", Stdio::null(), &settings);
+    let mut first = start();
+    let browser = another_signed_in_browser(&address).await;
+
+    first.terminate();
+    first.exit_within(Duration::from_secs(10));
+    let _second = start();
+
+    assert!(is_signed_in(&browser, &address).await);
+}
+
+#[tokio::test]
+async fn a_slow_identity_provider_gets_a_clean_error_and_no_hung_worker() {
+    let app = spawn_app_with(Store::Cookie, |logto| {
+        logto.http_timeout = Duration::from_millis(700);
+    })
+    .await;
+    let callback_url = app.authorize().await;
+    app.idp().set_token_delay(Duration::from_secs(3));
+
+    let slow = tokio::spawn({
+        let client = app.client.clone();
+        async move {
+            let started = Instant::now();
+            let response = client.get(callback_url).send().await.unwrap();
+            (
+                response.status(),
+                response.text().await.unwrap(),
+                started.elapsed(),
+            )
+        }
+    });
+    // Meanwhile the app keeps answering.
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+        assert!(started.elapsed() < Duration::from_millis(300));
+    }
+    let (status, page, took) = slow.await.unwrap();
+
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(page.contains("Identity provider error"), "{page}");
+    assert!(took < Duration::from_secs(2), "gave up after {took:?}");
+    app.idp().set_token_delay(Duration::ZERO);
+    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
+    assert!(app.home_page().await.contains("Signed in as"));
+}
+
+#[tokio::test]
+async fn a_stopped_redis_fails_pages_quickly_too() {
+    let mut app = spawn_app(Store::Redis).await;
+    app.redis.as_mut().unwrap().stop();
+
+    let started = Instant::now();
+    assert_eq!(
+        app.get("/sign-in").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
