@@ -192,6 +192,7 @@ async fn behind_docker_compose_the_server_calls_logto_at_its_internal_address() 
 
 /// The binary's own process, configured through its environment.
 pub struct AppProcess {
+    pub child_pid: u32,
     child: Child,
     pub address: String,
 }
@@ -217,7 +218,6 @@ impl AppProcess {
         let address = format!("http://127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_logto-bookstore"))
             .env_clear()
-            .envs(settings.iter().copied())
             .current_dir(std::env::temp_dir())
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
@@ -227,11 +227,17 @@ impl AppProcess {
             .env("LOGTO_APP_SECRET", APP_SECRET)
             .env("RUST_LOG", rust_log)
             .env("SESSION_SECRET", SESSION_SECRET)
+            // Last, so that a test may override the defaults above (e.g. `BASE_URL`).
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("the binary starts");
-        let process = Self { child, address };
+        let process = Self {
+            child_pid: child.id(),
+            child,
+            address,
+        };
         process.wait_until_listening(port);
         process
     }
