@@ -79,3 +79,66 @@ mod tests {
         assert_eq!(safe_return_to(&format!("/{}", "a".repeat(MAX_LEN))), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use url::Url;
+
+    use super::*;
+
+    /// Strings made of what matters to a browser resolving a URL (slashes, backslashes, their
+    /// escapes, schemes, whitespace, broken escapes), so that both outcomes come up often.
+    fn tricky() -> impl Strategy<Value = String> {
+        let parts = "/|/|\\|%2F|%2f|%5C|%5c|%09|%0A|%00|%20|%|%zz|%ff|%E3%81%82|:|@|?|#|.|..|a|\
+                     evil.example|http:|https://|javascript:| |\t|\n|\u{3000}|\u{202E}|é";
+        let part = prop::sample::select(parts.split('|').collect::<Vec<_>>());
+        proptest::collection::vec(part, 0..10).prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// `safe_return_to` never panics, and whatever it accepts is `raw` itself: a path of at
+        /// most `MAX_LEN` bytes without unescaped whitespace that, raw and percent-decoded,
+        /// starts with one `/` (not `//`), has no backslash and no control character, and so
+        /// resolves, both ways, to this site.
+        #[test]
+        fn an_accepted_return_to_is_a_path_on_this_site(
+            raw in prop_oneof![
+                any::<String>(),
+                tricky(),
+                tricky().prop_map(|path| format!("/{path}")),
+            ]
+        ) {
+            let Some(path) = safe_return_to(&raw) else {
+                return Ok(());
+            };
+            prop_assert_eq!(path, raw.as_str());
+            prop_assert!(path.len() <= MAX_LEN);
+            prop_assert!(!path.chars().any(char::is_whitespace));
+            let decoded = percent_decode(path).expect("an accepted path decodes");
+            let base = Url::parse("https://bookstore.example/books?shelf=1").unwrap();
+            for form in [path, decoded.as_str()] {
+                prop_assert!(form.starts_with('/') && !form.starts_with("//"), "{form:?}");
+                prop_assert!(!form.contains('\\'), "{form:?}");
+                prop_assert!(!form.chars().any(char::is_control), "{form:?}");
+                let resolved = base.join(form);
+                prop_assert!(
+                    resolved.as_ref().is_ok_and(|url| url.origin() == base.origin()),
+                    "{form:?} resolves to {resolved:?}"
+                );
+            }
+        }
+
+        /// Anything that does not start with `/` is refused, whatever follows.
+        #[test]
+        fn anything_but_a_path_is_refused(raw in "[^/]\\PC*|") {
+            prop_assert_eq!(safe_return_to(&raw), None);
+        }
+    }
+}

@@ -89,7 +89,21 @@ impl SessionDirectory {
         Ok(sessions.len())
     }
 
-    /// Whether `user`'s session was ended by back-channel logout (cookie store).
+    /// Remembers that `user` signed out here (cookie store): a copy of the old cookie, which
+    /// is self-contained, must not sign anyone in again. The session's Logto `sid` identifies
+    /// it; without one there is nothing narrower than the user to go by, so nothing is kept.
+    /// With Redis the deleted key already settles it.
+    pub fn remember_sign_out(&self, user: &SignedInUser) {
+        if self.redis.is_some() {
+            return;
+        }
+        let Some(sid) = &user.profile.sid else { return };
+        let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+        revoked.sids.retain(|_, at| at.elapsed() < SESSION_LIFETIME);
+        revoked.sids.insert(sid.clone(), Instant::now());
+    }
+
+    /// Whether `user`'s session was ended by back-channel logout or a sign-out (cookie store).
     pub fn is_ended(&self, user: &SignedInUser) -> bool {
         if self.redis.is_some() {
             return false;

@@ -209,8 +209,14 @@ impl UserSession {
         })
     }
 
-    /// Ends the session: the Redis key is deleted and the cookie expires.
+    /// Ends the session: the Redis key is deleted and the cookie expires. With the cookie
+    /// store, the session is also remembered as ended, so that a copy of the cookie is refused.
     pub fn sign_out(&self) {
+        if let (Some(directory), Ok(Some(user))) =
+            (&self.directory, self.session.get::<SignedInUser>(USER))
+        {
+            directory.remember_sign_out(&user);
+        }
         self.session.purge();
     }
 
