@@ -12,7 +12,7 @@ use reqwest::cookie::Jar;
 use crate::for_both_stores;
 use crate::helpers::{
     Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app,
-    spawn_app_on_redis, spawn_app_with,
+    spawn_app_on_redis, spawn_app_with, timing_sensitive,
 };
 use crate::operations::AppProcess;
 use crate::sign_in::signed_in_app;
@@ -48,6 +48,7 @@ async fn is_signed_in(browser: &reqwest::Client, address: &str) -> bool {
 
 #[tokio::test]
 async fn a_frozen_redis_fails_pages_in_under_a_second_and_they_recover() {
+    let _timing = timing_sensitive().await;
     let app = signed_in_app(Store::Redis).await;
     let redis = app.redis.as_ref().unwrap();
 
@@ -120,6 +121,7 @@ async fn users_stay_signed_in_when_the_app_restarts_with_a_fixed_secret(store: S
 
 #[tokio::test]
 async fn a_slow_identity_provider_gets_a_clean_error_and_no_hung_worker() {
+    let _timing = timing_sensitive().await;
     let app = spawn_app_with(Store::Cookie, |logto| {
         logto.http_timeout = Duration::from_millis(700);
     })
@@ -143,7 +145,10 @@ async fn a_slow_identity_provider_gets_a_clean_error_and_no_hung_worker() {
     for _ in 0..5 {
         let started = Instant::now();
         assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
-        assert!(started.elapsed() < Duration::from_millis(300));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a worker is stuck"
+        );
     }
     let (status, page, took) = slow.await.unwrap();
 
@@ -157,6 +162,7 @@ async fn a_slow_identity_provider_gets_a_clean_error_and_no_hung_worker() {
 
 #[tokio::test]
 async fn a_stopped_redis_fails_pages_quickly_too() {
+    let _timing = timing_sensitive().await;
     let mut app = spawn_app(Store::Redis).await;
     app.redis.as_mut().unwrap().stop();
 

@@ -334,6 +334,13 @@ pub fn assert_cookies_fit_in_a_browser(response: &Response) {
     }
 }
 
+/// Held by the soak, which loads both cores for a minute, and by the tests that assert how
+/// fast something answers: they never run at the same time.
+pub async fn timing_sensitive() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
 /// A free port on the loopback interface.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

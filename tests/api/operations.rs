@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::for_both_stores;
 use crate::helpers::{
     APP_ID, APP_SECRET, Store, free_port, location, registered_client, spawn_app, spawn_app_on,
+    timing_sensitive,
 };
 use crate::test_idp::{Endpoint, TestIdp};
 
@@ -282,6 +283,7 @@ impl Drop for AppProcess {
 
 #[tokio::test]
 async fn sigterm_lets_a_sign_in_in_flight_finish_and_then_exits() {
+    let _timing = timing_sensitive().await;
     let port = free_port();
     let idp = TestIdp::start(registered_client(&format!("http://127.0.0.1:{port}"))).await;
     let mut app = AppProcess::start(port, &idp.endpoint());

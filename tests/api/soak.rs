@@ -11,7 +11,9 @@ use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use tokio::task::JoinSet;
 
-use crate::helpers::{TestRedis, csrf_token, free_port, location, registered_client};
+use crate::helpers::{
+    TestRedis, csrf_token, free_port, location, registered_client, timing_sensitive,
+};
 use crate::operations::AppProcess;
 use crate::scale_out::Nginx;
 use crate::test_idp::TestIdp;
@@ -127,6 +129,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_traffic_through_the_balancer_fails_nothing_and_leaks_nothing() {
+    let _timing = timing_sensitive().await;
     let duration = soak_duration();
     let redis = TestRedis::start();
     let balancer_port = free_port();
