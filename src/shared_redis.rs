@@ -2,13 +2,15 @@
 //! per-request `PING`), reconnecting by itself, and bounded in time so that a Redis outage
 //! fails requests quickly instead of hanging them.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-/// How long a connection attempt or a command may take before Redis counts as unavailable.
+/// The longest any use of Redis may take, connecting included, before Redis counts as
+/// unavailable and the request fails.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A cheap handle to the shared connection; clone it freely.
@@ -30,43 +32,71 @@ impl SharedRedis {
 
     /// The shared connection, connecting first if nobody has yet. A failed first connect is
     /// retried by the next caller; after that, the manager reconnects in the background.
-    pub async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+        // No retries of its own: a caller waiting through backoff would outlast REDIS_TIMEOUT.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(REDIS_TIMEOUT)
             .set_response_timeout(REDIS_TIMEOUT)
-            .set_number_of_retries(1);
+            .set_number_of_retries(0);
         self.connection
             .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
             .await
             .cloned()
     }
 
-    /// Runs `command` and decodes its answer. A command that meets a dropped connection (Redis
-    /// restarted) is sent once more on the connection the manager makes anew.
+    /// Runs `command` and decodes its answer, within [`REDIS_TIMEOUT`]. A command that meets
+    /// a dropped connection (Redis restarted) is sent once more, on the connection the manager
+    /// makes anew; a command that timed out is not, since it may have been carried out.
     pub async fn query<T: redis::FromRedisValue>(
         &self,
         command: &redis::Cmd,
     ) -> Result<T, redis::RedisError> {
-        let mut connection = self.connection().await?;
-        match command.query_async(&mut connection).await {
-            Err(error) if is_connection_lost(&error) => command.query_async(&mut connection).await,
-            answer => answer,
-        }
+        within_timeout(async {
+            let mut connection = self.connection().await?;
+            match command.query_async(&mut connection).await {
+                Err(error) if is_connection_lost(&error) => {
+                    command.query_async(&mut connection).await
+                }
+                answer => answer,
+            }
+        })
+        .await
     }
 
-    /// Runs `pipeline` (one round trip) and decodes its answers, retried like [`Self::query`].
+    /// Runs `pipeline` (one round trip) and decodes its answers, bounded and retried like
+    /// [`Self::query`].
     pub async fn query_pipeline<T: redis::FromRedisValue>(
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, redis::RedisError> {
-        let mut connection = self.connection().await?;
-        match pipeline.query_async(&mut connection).await {
-            Err(error) if is_connection_lost(&error) => pipeline.query_async(&mut connection).await,
-            answer => answer,
-        }
+        within_timeout(async {
+            let mut connection = self.connection().await?;
+            match pipeline.query_async(&mut connection).await {
+                Err(error) if is_connection_lost(&error) => {
+                    pipeline.query_async(&mut connection).await
+                }
+                answer => answer,
+            }
+        })
+        .await
     }
 }
 
+async fn within_timeout<T>(
+    work: impl Future<Output = Result<T, redis::RedisError>>,
+) -> Result<T, redis::RedisError> {
+    tokio::time::timeout(REDIS_TIMEOUT, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("Redis did not answer within {REDIS_TIMEOUT:?}"),
+            )
+            .into())
+        })
+}
+
+/// The connection broke before the command reached Redis, so sending it again is safe.
 fn is_connection_lost(error: &redis::RedisError) -> bool {
-    error.is_connection_dropped() || error.is_io_error() || error.is_connection_refusal()
+    error.is_connection_dropped() || error.is_connection_refusal()
 }

@@ -24,24 +24,31 @@ pub struct ProviderMetadata {
 }
 
 impl ProviderMetadata {
-    /// Points the endpoints that this server calls itself (token, JWKS, userinfo, revocation)
-    /// at `internal` where they start with `public`. The ones browsers are sent to
-    /// (authorization, end session) keep the public address.
+    /// Splits Logto's endpoints between its two addresses. Logto (oidc-provider) builds them
+    /// from the `Host` of the discovery request, so fetched from `internal` they all name
+    /// `internal`; only the issuer stays public. Browsers must be sent to `public`
+    /// (authorization, end session), while this server calls `internal` (token, JWKS,
+    /// userinfo, revocation). Endpoints on any other host are left as they are.
     pub(crate) fn call_through(&mut self, public: &Url, internal: &Url) {
-        let rebase = |url: &mut Url| {
-            if let Some(rest) = url.as_str().strip_prefix(public.as_str())
-                && let Ok(rebased) = internal.join(rest)
-            {
+        let rebase = |url: &mut Url, to: &Url| {
+            let rest = [public, internal]
+                .into_iter()
+                .find_map(|from| url.as_str().strip_prefix(from.as_str()));
+            if let Some(rebased) = rest.and_then(|rest| to.join(rest).ok()) {
                 *url = rebased;
             }
         };
-        rebase(&mut self.token_endpoint);
-        rebase(&mut self.jwks_uri);
+        rebase(&mut self.authorization_endpoint, public);
+        if let Some(url) = &mut self.end_session_endpoint {
+            rebase(url, public);
+        }
+        rebase(&mut self.token_endpoint, internal);
+        rebase(&mut self.jwks_uri, internal);
         for url in [&mut self.userinfo_endpoint, &mut self.revocation_endpoint]
             .into_iter()
             .flatten()
         {
-            rebase(url);
+            rebase(url, internal);
         }
     }
 }
@@ -120,6 +127,38 @@ mod tests {
             "http://localhost:3001/oidc/session/end"
         );
         assert_eq!(metadata.issuer, "http://localhost:3001/oidc");
+    }
+
+    #[test]
+    fn endpoints_named_after_the_internal_host_send_browsers_to_the_public_one() {
+        // What Logto answers a discovery request sent to http://logto:3001.
+        let mut metadata = ProviderMetadata {
+            issuer: "http://localhost:3001/oidc".into(),
+            authorization_endpoint: url("http://logto:3001/oidc/auth"),
+            token_endpoint: url("http://logto:3001/oidc/token"),
+            jwks_uri: url("http://logto:3001/oidc/jwks"),
+            userinfo_endpoint: Some(url("http://logto:3001/oidc/me")),
+            end_session_endpoint: Some(url("http://logto:3001/oidc/session/end")),
+            revocation_endpoint: Some(url("http://logto:3001/oidc/token/revocation")),
+            id_token_signing_alg_values_supported: vec![],
+            authorization_response_iss_parameter_supported: true,
+        };
+
+        metadata.call_through(&url("http://localhost:3001/"), &url("http://logto:3001/"));
+
+        assert_eq!(
+            metadata.authorization_endpoint.as_str(),
+            "http://localhost:3001/oidc/auth"
+        );
+        assert_eq!(
+            metadata.end_session_endpoint.unwrap().as_str(),
+            "http://localhost:3001/oidc/session/end"
+        );
+        assert_eq!(
+            metadata.token_endpoint.as_str(),
+            "http://logto:3001/oidc/token"
+        );
+        assert_eq!(metadata.jwks_uri.as_str(), "http://logto:3001/oidc/jwks");
     }
 
     #[test]

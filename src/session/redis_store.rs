@@ -6,7 +6,7 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, UpdateError};
 use actix_web::cookie::time;
 
 use super::directory::{index_keys_of, index_session};
-use crate::shared_redis::{REDIS_TIMEOUT, SharedRedis};
+use crate::shared_redis::SharedRedis;
 
 type SessionState = std::collections::HashMap<String, String>;
 
@@ -86,8 +86,10 @@ impl RedisSessions {
                 self.index(&key, &state).await;
                 Ok(key)
             }
-            // Expired or deleted meanwhile (back-channel logout): store it under a new key
-            // rather than resurrect the old one.
+            // Deleted meanwhile (a sign-out in another tab, back-channel logout) or expired:
+            // a signed-in session stays gone, and the cookie now names nothing. Only pending
+            // sign-in attempts are stored again, under a new key.
+            None if state.contains_key(super::USER) => Ok(key),
             None => self.save(state, ttl).await.map_err(|error| match error {
                 SaveError::Serialization(error) => UpdateError::Serialization(error),
                 SaveError::Other(error) => UpdateError::Other(error),
@@ -123,9 +125,9 @@ impl RedisSessions {
                 pipeline.cmd("SREM").arg(index_key).arg(&redis_key).ignore();
             }
         }
-        tokio::time::timeout(REDIS_TIMEOUT, self.redis.query_pipeline::<()>(&pipeline))
+        self.redis
+            .query_pipeline::<()>(&pipeline)
             .await
-            .map_err(|_| anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))?
             .map_err(anyhow::Error::from)
     }
 
@@ -160,15 +162,12 @@ impl RedisSessions {
         }
     }
 
-    /// One command, bounded by [`REDIS_TIMEOUT`] on top of the connection's own timeouts.
+    /// One command; [`SharedRedis`] bounds it in time.
     async fn run<T: redis::FromRedisValue>(
         &self,
         command: &redis::Cmd,
     ) -> Result<T, anyhow::Error> {
-        tokio::time::timeout(REDIS_TIMEOUT, self.redis.query(command))
-            .await
-            .map_err(|_| anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))?
-            .map_err(anyhow::Error::from)
+        self.redis.query(command).await.map_err(anyhow::Error::from)
     }
 }
 

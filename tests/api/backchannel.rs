@@ -109,3 +109,33 @@ async fn forged_logout_tokens_are_refused_and_change_nothing(store: Store) {
     );
     assert!(app.home_page().await.contains("Signed in as"));
 }
+
+#[tokio::test]
+async fn a_refresh_in_flight_does_not_bring_back_a_session_that_logto_ended() {
+    let app = spawn_app(Store::Redis).await;
+    app.idp().set_access_token_ttl(0);
+    app.sign_in().await;
+    let sid = app.idp().last_sid().expect("a Logto session id");
+    // The API token's refresh takes a while: the session is read before it, written after.
+    app.idp()
+        .set_token_delay(std::time::Duration::from_millis(800));
+    let api_token = tokio::spawn({
+        let (client, url) = (app.client.clone(), format!("{}/api-token", app.address));
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map(|response| response.status())
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let token = app.idp().logout_token(LogoutTokenSpec::session(&sid));
+    assert_eq!(post_logout_token(&app, &token).await, StatusCode::OK);
+    assert_eq!(api_token.await.unwrap().expect("answered"), StatusCode::OK);
+    assert_eq!(app.idp().refresh_grant_count(), 1, "the refresh did run");
+
+    assert!(!is_signed_in(&app.client, &app).await, "still signed out");
+    assert_eq!(app.redis.as_ref().unwrap().session_keys().await, 0);
+}

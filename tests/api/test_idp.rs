@@ -934,17 +934,21 @@ fn claims_map<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
         .collect()
 }
 
-async fn discovery(state: web::Data<IdpState>) -> HttpResponse {
+async fn discovery(state: web::Data<IdpState>, request: HttpRequest) -> HttpResponse {
     state.count(Endpoint::Discovery);
     let issuer = &state.issuer;
+    // As in oidc-provider (so in Logto), the endpoints follow the request's Host; only the
+    // issuer is fixed.
+    let host = request.connection_info().host().to_owned();
+    let oidc = format!("http://{host}/oidc");
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/auth"),
-        "token_endpoint": format!("{issuer}/token"),
-        "userinfo_endpoint": format!("{issuer}/me"),
-        "jwks_uri": format!("{issuer}/jwks"),
-        "end_session_endpoint": format!("{issuer}/session/end"),
-        "revocation_endpoint": format!("{issuer}/token/revocation"),
+        "authorization_endpoint": format!("{oidc}/auth"),
+        "token_endpoint": format!("{oidc}/token"),
+        "userinfo_endpoint": format!("{oidc}/me"),
+        "jwks_uri": format!("{oidc}/jwks"),
+        "end_session_endpoint": format!("{oidc}/session/end"),
+        "revocation_endpoint": format!("{oidc}/token/revocation"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         // Only the grants the token endpoint implements (Logto also lists client_credentials).
