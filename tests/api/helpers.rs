@@ -476,13 +476,17 @@ impl TestRedis {
         panic!("redis-server did not start listening on port {}", self.port);
     }
 
-    /// How many sessions Redis holds (indexes, locks and token hand-offs not counted).
-    pub async fn session_keys(&self) -> usize {
-        let client = redis::Client::open(self.url()).expect("a Redis URL");
-        let mut connection = client
+    async fn connect(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("a Redis URL")
             .get_multiplexed_async_connection()
             .await
-            .expect("Redis answers");
+            .expect("Redis answers")
+    }
+
+    /// How many sessions Redis holds (indexes, locks and token hand-offs not counted).
+    pub async fn session_keys(&self) -> usize {
+        let mut connection = self.connect().await;
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg("bookstore:session:*")
             .query_async(&mut connection)
@@ -493,11 +497,7 @@ impl TestRedis {
 
     /// The remaining lifetime, in seconds, of every stored session.
     pub async fn session_ttls(&self) -> Vec<i64> {
-        let client = redis::Client::open(self.url()).expect("a Redis URL");
-        let mut connection = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis answers");
+        let mut connection = self.connect().await;
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg("bookstore:session:*")
             .query_async(&mut connection)
@@ -517,11 +517,7 @@ impl TestRedis {
 
     /// How many keys Redis holds.
     pub async fn key_count(&self) -> usize {
-        let client = redis::Client::open(self.url()).expect("a Redis URL");
-        let mut connection = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis answers");
+        let mut connection = self.connect().await;
         redis::cmd("DBSIZE")
             .query_async(&mut connection)
             .await
