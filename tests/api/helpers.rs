@@ -124,25 +124,10 @@ async fn spawn_app_with_redis(
         env.push(("SESSION_STORE", "redis".to_owned()));
         env.push(("REDIS_URL", redis.url()));
     }
-    let settings = Settings::from_lookup(|name| {
-        env.iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.clone())
-    })
-    .expect("valid test settings");
-
-    let application = Application::build_with_logto(settings, listener, adjust_logto)
-        .await
-        .expect("the app builds");
-    tokio::spawn(application.run_until_stopped());
+    serve_app(listener, &env, adjust_logto).await;
 
     let cookies = Arc::new(Jar::default());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_provider(Arc::clone(&cookies))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a test HTTP client");
+    let client = browser(Arc::clone(&cookies));
     let app = TestApp {
         address,
         idp,
@@ -152,6 +137,35 @@ async fn spawn_app_with_redis(
     };
     app.wait_until_logto_is_loaded().await;
     app
+}
+
+/// Starts one instance of the app on `listener`, with these settings as its environment.
+pub async fn serve_app(
+    listener: TcpListener,
+    env: &[(&str, String)],
+    adjust_logto: impl FnOnce(&mut LogtoConfig),
+) {
+    let settings = Settings::from_lookup(|name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+    })
+    .expect("valid test settings");
+    let application = Application::build_with_logto(settings, listener, adjust_logto)
+        .await
+        .expect("the app builds");
+    tokio::spawn(application.run_until_stopped());
+}
+
+/// A client that behaves like a browser for these tests: it keeps cookies in `cookies` (by
+/// host, so across ports) and shows redirects instead of following them.
+pub fn browser(cookies: Arc<Jar>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(cookies)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a test HTTP client")
 }
 
 /// The client registration the IdP needs for an app at `address`.

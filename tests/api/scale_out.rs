@@ -7,14 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use logto_bookstore::configuration::Settings;
-use logto_bookstore::startup::Application;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 use tokio::task::JoinSet;
 
 use crate::helpers::{
-    APP_ID, APP_SECRET, TestRedis, csrf_token, free_port, location, registered_client,
+    APP_ID, APP_SECRET, TestRedis, browser, csrf_token, free_port, location, registered_client,
+    serve_app,
 };
 use crate::test_idp::TestIdp;
 
@@ -135,25 +134,11 @@ impl ScaleOut {
             ("SESSION_SECRET", SESSION_SECRET.to_owned()),
         ];
         for listener in listeners {
-            let settings = Settings::from_lookup(|name| {
-                env.iter()
-                    .find(|(key, _)| *key == name)
-                    .map(|(_, value)| value.clone())
-            })
-            .expect("valid settings");
-            let app = Application::build_with_logto(settings, listener, |_| {})
-                .await
-                .expect("an instance builds");
-            tokio::spawn(app.run_until_stopped());
+            serve_app(listener, &env, |_| {}).await;
         }
+        // Cookies are scoped by host, not port: A, B and the balancer share them.
         let cookies = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // Cookies are scoped by host, not port: A, B and the balancer share them.
-            .cookie_provider(Arc::clone(&cookies))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        let client = browser(Arc::clone(&cookies));
         let scale_out = Self {
             a: format!("http://127.0.0.1:{}", ports[0]),
             b: format!("http://127.0.0.1:{}", ports[1]),

@@ -12,7 +12,7 @@ use reqwest::cookie::Jar;
 use tokio::task::JoinSet;
 
 use crate::helpers::{
-    TestRedis, csrf_token, free_port, location, registered_client, timing_sensitive,
+    TestRedis, browser, csrf_token, free_port, location, registered_client, timing_sensitive,
 };
 use crate::operations::AppProcess;
 use crate::scale_out::Nginx;
@@ -31,13 +31,9 @@ fn soak_duration() -> Duration {
     Duration::from_secs(secs)
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_provider(Arc::new(Jar::default()))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+/// A browser of its own, with its own cookies.
+fn new_browser() -> reqwest::Client {
+    browser(Arc::new(Jar::default()))
 }
 
 /// What went wrong during the soak, counted rather than panicking inside a worker.
@@ -149,7 +145,7 @@ async fn mixed_traffic_through_the_balancer_fails_nothing_and_leaks_nothing() {
     let tally = Arc::new(Tally::default());
     let mut residents = Vec::new();
     for _ in 0..RESIDENT_USERS {
-        let resident = browser();
+        let resident = new_browser();
         assert!(
             tally.sign_in(&resident, &origin).await,
             "a resident signs in"
@@ -163,7 +159,7 @@ async fn mixed_traffic_through_the_balancer_fails_nothing_and_leaks_nothing() {
         let (tally, origin) = (Arc::clone(&tally), origin.clone());
         let residents = residents.clone();
         workers.spawn(async move {
-            let anonymous = browser();
+            let anonymous = new_browser();
             for round in 0..MAX_REQUESTS_PER_WORKER {
                 if Instant::now() >= deadline {
                     break;
@@ -192,7 +188,7 @@ async fn mixed_traffic_through_the_balancer_fails_nothing_and_leaks_nothing() {
                     }
                     // Newcomers who sign in, look, and sign out.
                     _ => {
-                        let newcomer = browser();
+                        let newcomer = new_browser();
                         if !tally.sign_in(&newcomer, &origin).await {
                             continue;
                         }
