@@ -3,12 +3,19 @@
 //! Every problem is reported as one [`ConfigError`] that names the variable and says how to fix
 //! it, so that `main` can print a single line instead of a panic.
 
+use std::time::Duration;
+
 use actix_web::cookie::Key;
 use secrecy::SecretString;
 use url::Url;
 
 /// The scopes Logto reserves; they are always requested.
 pub const RESERVED_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
+
+/// A session's longest life: Logto's refresh token lives 14 days.
+const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+/// An unused session ends after a day, like express-openid-connect's `rollingDuration`.
+const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Values accepted in `LOGTO_PROMPT` (OpenID Connect Core §3.1.2.1).
 const PROMPT_VALUES: [&str; 4] = ["consent", "login", "none", "select_account"];
@@ -55,10 +62,15 @@ pub struct LogtoSettings {
     pub email_sign_in: bool,
 }
 
-/// Where sessions live and the key that protects their cookie.
+/// Where sessions live, the key that protects their cookie, and how long they last.
 pub struct SessionSettings {
     pub store: SessionStoreKind,
     pub secret: SessionSecret,
+    /// The longest a session lives from its sign-in (`SESSION_TTL`, default 14 days, as long
+    /// as Logto's refresh token).
+    pub ttl: Duration,
+    /// A session unused this long ends (`SESSION_IDLE_TIMEOUT`, default 24 hours).
+    pub idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for SessionSettings {
@@ -66,6 +78,8 @@ impl std::fmt::Debug for SessionSettings {
         f.debug_struct("SessionSettings")
             .field("store", &self.store)
             .field("secret", &"[redacted]")
+            .field("ttl", &self.ttl)
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
 }
@@ -157,9 +171,24 @@ impl Settings {
             social_connectors: parse_social_connectors(get("LOGTO_SOCIAL_CONNECTORS"))?,
             email_sign_in: parse_flag("LOGTO_EMAIL_SIGN_IN", get("LOGTO_EMAIL_SIGN_IN"))?,
         };
+        let ttl = parse_duration("SESSION_TTL", get("SESSION_TTL"), DEFAULT_SESSION_TTL)?;
+        let idle_timeout = parse_duration(
+            "SESSION_IDLE_TIMEOUT",
+            get("SESSION_IDLE_TIMEOUT"),
+            DEFAULT_SESSION_IDLE_TIMEOUT,
+        )?;
+        if idle_timeout > ttl {
+            return Err(ConfigError::new(
+                "SESSION_IDLE_TIMEOUT",
+                format!("is longer than SESSION_TTL ({idle_timeout:?} > {ttl:?})"),
+                "Make it at most SESSION_TTL, which bounds every session anyway",
+            ));
+        }
         let session = SessionSettings {
             store: parse_session_store(get("SESSION_STORE"), get("REDIS_URL"))?,
             secret: parse_session_secret(get("SESSION_SECRET"))?,
+            ttl,
+            idle_timeout,
         };
         Ok(Self {
             server,
@@ -376,17 +405,57 @@ fn parse_session_store(
     }
 }
 
+/// The shortest `SESSION_SECRET` accepted, in bytes.
+const MIN_SESSION_SECRET_BYTES: usize = 64;
+
 fn parse_session_secret(value: Option<String>) -> Result<SessionSecret, ConfigError> {
     let Some(value) = value else {
         return Ok(SessionSecret::Generated(Key::generate()));
     };
-    Key::try_from(value.as_bytes())
-        .map(SessionSecret::Configured)
-        .map_err(|_| {
+    if value.len() < MIN_SESSION_SECRET_BYTES {
+        return Err(ConfigError::new(
+            "SESSION_SECRET",
+            format!(
+                "is {} bytes long, but it needs at least {MIN_SESSION_SECRET_BYTES}",
+                value.len()
+            ),
+            "Generate one with `openssl rand -hex 64`, or unset it to use a random key that lasts until the next restart",
+        ));
+    }
+    // HKDF over the whole secret: `Key::from` would use only its first 64 bytes.
+    Ok(SessionSecret::Configured(Key::derive_from(
+        value.as_bytes(),
+    )))
+}
+
+/// A duration such as `90s`, `30m`, `24h` or `14d`; a bare number counts seconds.
+fn parse_duration(
+    variable: &'static str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let text = value.trim();
+    let (number, unit_secs) = match text.char_indices().last() {
+        Some((at, 's')) => (&text[..at], 1),
+        Some((at, 'm')) => (&text[..at], 60),
+        Some((at, 'h')) => (&text[..at], 60 * 60),
+        Some((at, 'd')) => (&text[..at], 24 * 60 * 60),
+        _ => (text, 1),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(unit_secs))
+        .filter(|secs| *secs > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
             ConfigError::new(
-                "SESSION_SECRET",
-                format!("is {} bytes long, but it needs at least 64", value.len()),
-                "Generate one with `openssl rand -hex 64`, or unset it to use a random key that lasts until the next restart",
+                variable,
+                format!("is {value:?}, which is not a duration"),
+                "Use a positive whole number with s, m, h or d, for example 24h or 14d",
             )
         })
 }
@@ -613,6 +682,60 @@ mod tests {
             first.session.secret.key().master(),
             second.session.secret.key().master()
         );
+    }
+
+    #[test]
+    fn the_whole_session_secret_makes_the_key() {
+        let first = format!("{SECRET_64}-first");
+        let second = format!("{SECRET_64}-second");
+        let first = settings(&[("SESSION_SECRET", &first)]).unwrap();
+        let second = settings(&[("SESSION_SECRET", &second)]).unwrap();
+        assert_ne!(
+            first.session.secret.key().master(),
+            second.session.secret.key().master(),
+            "secrets that differ only after byte 64 must give different keys"
+        );
+    }
+
+    #[test]
+    fn session_lifetimes_default_to_14_days_and_24_hours() {
+        let settings = settings(&[]).unwrap();
+        assert_eq!(settings.session.ttl, Duration::from_secs(14 * 24 * 3600));
+        assert_eq!(
+            settings.session.idle_timeout,
+            Duration::from_secs(24 * 3600)
+        );
+    }
+
+    #[test]
+    fn session_lifetimes_take_units() {
+        let settings = settings(&[("SESSION_TTL", "7d"), ("SESSION_IDLE_TIMEOUT", "30m")]).unwrap();
+        assert_eq!(settings.session.ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(settings.session.idle_timeout, Duration::from_secs(30 * 60));
+        let seconds = settings_with_idle("90");
+        assert_eq!(seconds, Duration::from_secs(90));
+        assert_eq!(settings_with_idle("2h"), Duration::from_secs(2 * 3600));
+        assert_eq!(settings_with_idle("45s"), Duration::from_secs(45));
+    }
+
+    fn settings_with_idle(value: &str) -> Duration {
+        settings(&[("SESSION_IDLE_TIMEOUT", value)])
+            .unwrap()
+            .session
+            .idle_timeout
+    }
+
+    #[test]
+    fn bad_session_lifetimes_are_named() {
+        for bad in ["0", "-5m", "1w", "soon", "1.5h", "h"] {
+            assert_eq!(
+                error_for(&[("SESSION_TTL", bad)]).variable,
+                "SESSION_TTL",
+                "{bad}"
+            );
+        }
+        let error = error_for(&[("SESSION_TTL", "1h"), ("SESSION_IDLE_TIMEOUT", "2h")]);
+        assert_eq!(error.variable, "SESSION_IDLE_TIMEOUT");
     }
 
     #[test]

@@ -74,6 +74,15 @@ pub enum AppError {
     #[error("no page at this address")]
     NotFound,
 
+    /// A logout token that was used before (its `jti` is remembered until it expires).
+    #[error("the logout token was used before")]
+    ReplayedLogoutToken,
+
+    /// The app was wired without something a request needs (a bug at start-up, not the
+    /// visitor's): named so that the log says what to register.
+    #[error("the app data {0} is not registered")]
+    MissingAppData(&'static str),
+
     /// A template failed to render.
     #[error("a page failed to render")]
     Render(#[from] askama::Error),
@@ -173,7 +182,7 @@ impl AppError {
                     Retry::Home,
                 )
             },
-            Self::Logto(L::InvalidLogoutToken(_)) => text(
+            Self::Logto(L::InvalidLogoutToken(_)) | Self::ReplayedLogoutToken => text(
                 t.error_invalid_logout_token_title,
                 t.error_invalid_logout_token_message,
                 Retry::Home,
@@ -225,7 +234,10 @@ impl AppError {
                 t.error_not_found_message,
                 Retry::Home,
             ),
-            Self::Logto(L::HttpClient(_)) | Self::SessionWrite(_) | Self::Render(_) => text(
+            Self::Logto(L::HttpClient(_))
+            | Self::SessionWrite(_)
+            | Self::MissingAppData(_)
+            | Self::Render(_) => text(
                 t.error_internal_title,
                 t.error_internal_message,
                 Retry::Home,
@@ -285,15 +297,17 @@ impl ResponseError for AppError {
             Self::MissingState
             | Self::UnknownSignInAttempt
             | Self::BadRequest(_)
-            | Self::InvalidSignInOption(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidSignInOption(_)
+            | Self::ReplayedLogoutToken => StatusCode::BAD_REQUEST,
             Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::SessionEnded => StatusCode::UNAUTHORIZED,
             Self::CsrfMismatch | Self::OrganizationDenied { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::SessionTooLarge { .. } | Self::SessionWrite(_) | Self::Render(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::SessionTooLarge { .. }
+            | Self::SessionWrite(_)
+            | Self::MissingAppData(_)
+            | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Logto(error) => match error {
                 L::AuthorizationDenied { error, .. } if error == "access_denied" => {
                     StatusCode::FORBIDDEN

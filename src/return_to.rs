@@ -1,7 +1,7 @@
 //! Where to send the user after sign-in: only to a path on this site.
 
-/// The longest `return_to` accepted.
-const MAX_LEN: usize = 1024;
+/// The longest `return_to` accepted, in bytes: it rides in the sign-in attempts cookie.
+const MAX_LEN: usize = 512;
 
 /// `raw` when it is a relative path on this site, else `None`.
 ///

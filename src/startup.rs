@@ -15,7 +15,10 @@ use crate::i18n::LanguageCookie;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
 use crate::routes::{self, ApiResources, Readiness};
 use crate::security_headers::security_headers;
-use crate::session::{self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionDirectory};
+use crate::session::{
+    self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionConfig, SessionDirectory,
+    SessionLifetimes, SignInCookie,
+};
 use crate::sign_in_methods::SignInMethods;
 use crate::tokens::TokenService;
 
@@ -87,19 +90,30 @@ impl Application {
             );
         }
         let backend = SessionBackend::new(&settings.session.store).map_err(StartupError::Redis)?;
-        let cookie_budget = (settings.session.store == SessionStoreKind::Cookie)
-            .then(|| web::Data::new(CookieBudget::new(SESSION_COOKIE_NAME)));
-
+        let lifetimes = SessionLifetimes {
+            absolute: settings.session.ttl,
+            idle: settings.session.idle_timeout,
+        };
+        let session_config = web::Data::new(SessionConfig {
+            lifetimes,
+            cookie_budget: (settings.session.store == SessionStoreKind::Cookie)
+                .then(|| CookieBudget::new(SESSION_COOKIE_NAME)),
+        });
+        let directory = Arc::new(SessionDirectory::new(
+            backend.redis().cloned(),
+            settings.session.ttl,
+        ));
         let tokens = web::Data::new(TokenService::new(
             Arc::clone(&logto),
             backend.redis().cloned(),
+            Arc::clone(&directory),
         ));
         let methods = web::Data::new(SignInMethods {
             social_connectors: settings.logto.social_connectors.clone(),
             email_sign_in: settings.logto.email_sign_in,
         });
         let resources = web::Data::new(ApiResources(settings.logto.resources.clone()));
-        let directory = web::Data::new(SessionDirectory::new(backend.redis().cloned()));
+        let directory = web::Data::from(directory);
         let readiness = web::Data::new(Readiness {
             logto: Arc::clone(&logto),
             redis: backend.redis().cloned(),
@@ -115,15 +129,18 @@ impl Application {
         let port = listener.local_addr()?.port();
         let key = settings.session.secret.key().clone();
         let secure_cookies = settings.server.is_https();
+        let sign_in_cookie = web::Data::new(SignInCookie::new(key.clone(), secure_cookies));
         let language_cookie = web::Data::new(LanguageCookie::new(secure_cookies));
         let logto = web::Data::from(logto);
         let server = HttpServer::new(move || {
-            let mut app_data = App::new()
+            let app_data = App::new()
                 .app_data(logto.clone())
                 .app_data(tokens.clone())
                 .app_data(methods.clone())
                 .app_data(resources.clone())
                 .app_data(directory.clone())
+                .app_data(session_config.clone())
+                .app_data(sign_in_cookie.clone())
                 .app_data(language_cookie.clone())
                 .app_data(readiness.clone())
                 .app_data(
@@ -134,9 +151,6 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(4096).error_handler(
                     |error, _request| AppError::BadRequest(error.to_string()).into(),
                 ));
-            if let Some(budget) = &cookie_budget {
-                app_data = app_data.app_data(budget.clone());
-            }
             // Probes and assets never touch the session: a session cookie on them must not
             // cost a Redis read, nor make liveness depend on Redis.
             let pages = web::scope("")
@@ -144,6 +158,7 @@ impl Application {
                     &backend,
                     key.clone(),
                     secure_cookies,
+                    lifetimes,
                 ))
                 .wrap(from_fn(session::render_session_store_failures))
                 .wrap(from_fn(render_errors_in_visitor_language))

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::logto::{LogtoClient, Refreshed, TokenSet, TokenTarget, UserProfile, unix_now};
-use crate::session::{CachedToken, SignedInUser, UserSession};
+use crate::session::{CachedToken, SessionDirectory, SignedInUser, UserSession};
 use crate::shared_redis::SharedRedis;
 
 /// A token this close to expiry is refreshed first.
@@ -23,8 +23,9 @@ const EXPIRY_MARGIN_SECS: i64 = 60;
 const LOCK_TTL: Duration = Duration::from_secs(15);
 /// How long a request waits for another instance's refresh.
 const LOCK_WAIT: Duration = Duration::from_secs(15);
-/// How long a finished refresh stays available to requests that waited for it.
-const HANDOFF_TTL: Duration = Duration::from_secs(600);
+/// How long a finished refresh stays available to requests that waited for it, or that were
+/// already on their way with the old cookie: about as long as one waits for the lock.
+const HANDOFF_TTL: Duration = Duration::from_secs(30);
 
 /// What a refresh changes, shared between the requests of one grant.
 #[derive(Clone, Serialize, Deserialize)]
@@ -38,17 +39,24 @@ struct TokenState {
 pub struct TokenService {
     logto: Arc<LogtoClient>,
     redis: Option<SharedRedis>,
+    directory: Arc<SessionDirectory>,
     local_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     local_handoff: Mutex<HashMap<String, (TokenState, Instant)>>,
 }
 
 impl TokenService {
     /// Locks and hand-off records live in `redis` when given (shared by every instance),
-    /// otherwise in this process.
-    pub fn new(logto: Arc<LogtoClient>, redis: Option<SharedRedis>) -> Self {
+    /// otherwise in this process. `directory` says which sessions have ended: their refreshes
+    /// are never handed on.
+    pub fn new(
+        logto: Arc<LogtoClient>,
+        redis: Option<SharedRedis>,
+        directory: Arc<SessionDirectory>,
+    ) -> Self {
         Self {
             logto,
             redis,
+            directory,
             local_locks: Mutex::default(),
             local_handoff: Mutex::default(),
         }
@@ -89,12 +97,38 @@ impl TokenService {
         self.access_token(session, user, &target).await
     }
 
+    /// Forgets what a refresh of `grant_id` handed on: called when its session ends, so that
+    /// nothing of it can be adopted after the sign-out.
+    pub async fn forget(&self, grant_id: &str) {
+        match &self.redis {
+            Some(redis) => {
+                if let Err(error) = redis
+                    .query::<i64>(redis::cmd("DEL").arg(handoff_key(grant_id)))
+                    .await
+                {
+                    log::warn!("could not delete a token hand-off (it expires by itself): {error}");
+                }
+            }
+            None => {
+                self.local_handoff
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(grant_id);
+            }
+        }
+    }
+
     async fn refresh_if_stale(
         &self,
         session: &UserSession,
         user: &mut SignedInUser,
         target: &TokenTarget,
     ) -> Result<String, AppError> {
+        if self.directory.is_grant_ended(&user.grant_id) {
+            session.sign_out();
+            return Err(AppError::SessionEnded);
+        }
+        let keep = target_key(target);
         if let Some(latest) = self.handoff(&user.grant_id).await?
             && latest.revision > user.revision
         {
@@ -103,7 +137,7 @@ impl TokenService {
             user.revision = latest.revision;
         }
         if let Some(token) = fresh_token(user, target) {
-            session.update_user(user)?;
+            session.store_refreshed(user, keep.as_deref())?;
             return Ok(token);
         }
 
@@ -111,6 +145,7 @@ impl TokenService {
             session.sign_out();
             return Err(AppError::SessionEnded);
         };
+        make_room_for_refresh(session, user, target);
         let refreshed = match self
             .logto
             .refresh(&refresh_token, target, &user.profile.sub)
@@ -120,6 +155,7 @@ impl TokenService {
             Err(error) if error.is_invalid_grant() => {
                 log::warn!("refresh refused for user {}; signing out", user.profile.sub);
                 session.sign_out();
+                self.forget(&user.grant_id).await;
                 return Err(AppError::SessionEnded);
             }
             Err(error) => return Err(error.into()),
@@ -127,8 +163,28 @@ impl TokenService {
         let token = refreshed.access_token.clone();
         apply_refresh(user, target, refreshed);
         self.store_handoff(&user.grant_id, user).await?;
-        session.update_user(user)?;
+        if let Err(error) = session.store_refreshed(user, keep.as_deref()) {
+            // Even without cached tokens the session no longer fits its cookie. Keeping the old
+            // one would reuse a spent refresh token, which revokes the grant at Logto anyway:
+            // end it cleanly instead.
+            self.end_unstorable_session(session, user).await;
+            return Err(error);
+        }
         Ok(token)
+    }
+
+    async fn end_unstorable_session(&self, session: &UserSession, user: &SignedInUser) {
+        if let Some(refresh_token) = &user.tokens.refresh_token
+            && let Err(error) = self.logto.revoke_refresh_token(refresh_token).await
+        {
+            log::warn!(
+                "could not revoke the refresh token of user {}: {}",
+                user.profile.sub,
+                crate::logto::error_chain(&error)
+            );
+        }
+        session.sign_out();
+        self.forget(&user.grant_id).await;
     }
 
     fn local_lock(&self, grant_id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -268,6 +324,32 @@ pub fn target_key(target: &TokenTarget) -> Option<String> {
         TokenTarget::UserInfo => None,
         TokenTarget::Resource(resource) => Some(format!("resource:{resource}")),
         TokenTarget::Organization(id) => Some(format!("organization:{id}")),
+    }
+}
+
+/// Whether `user`'s access token for `target` is missing or expires within a minute.
+pub fn is_due(user: &SignedInUser, target: &TokenTarget) -> bool {
+    fresh_token(user, target).is_none()
+}
+
+/// Drops cached access tokens other than `target`'s, soonest to expire first, until a new
+/// token as large as the largest one held would still fit in the session cookie: checked
+/// before the refresh, since what Logto rotates must be stored afterwards.
+fn make_room_for_refresh(session: &UserSession, user: &mut SignedInUser, target: &TokenTarget) {
+    let keep = target_key(target);
+    let largest = user
+        .extra_tokens
+        .values()
+        .map(|cached| cached.token.len())
+        .chain([user.tokens.access_token.len(), user.tokens.id_token.len()])
+        .max()
+        .unwrap_or_default();
+    while !session.has_room_for_token(user, largest) {
+        let Some(evicted) = user.soonest_expiring_token(keep.as_deref()) else {
+            return;
+        };
+        log::info!("dropping a cached access token to make room for a refresh");
+        user.extra_tokens.remove(&evicted);
     }
 }
 

@@ -202,6 +202,12 @@ impl LogtoClient {
         &self.issuer
     }
 
+    /// How much clock skew token checks tolerate: a token stays acceptable this long past
+    /// its `exp`.
+    pub fn clock_leeway(&self) -> std::time::Duration {
+        self.config.clock_leeway
+    }
+
     /// Loads the discovery document and the JWKS, so that the first sign-in costs Logto only
     /// its token request. Call it at start-up; a failure is retried on the next sign-in.
     pub async fn prefetch(&self) -> Result<(), LogtoError> {

@@ -17,6 +17,8 @@ pub struct LogoutTokenClaims {
     /// Unique per token: remember it until the token would expire to refuse replays.
     pub jti: String,
     pub iat: i64,
+    /// When the token expires (Unix seconds).
+    pub exp: i64,
 }
 
 /// A logout token's claims as sent, before the logout-specific checks.
@@ -27,6 +29,7 @@ pub(crate) struct RawLogoutToken {
     sid: Option<String>,
     jti: Option<String>,
     iat: i64,
+    exp: i64,
     events: Option<serde_json::Map<String, serde_json::Value>>,
     /// Whether a `nonce` claim exists at all, even `null`.
     #[serde(default, rename = "nonce", deserialize_with = "present")]
@@ -69,6 +72,7 @@ impl RawLogoutToken {
             sid: self.sid,
             jti,
             iat: self.iat,
+            exp: self.exp,
         })
     }
 }
@@ -84,6 +88,7 @@ mod tests {
             "iss": "https://logto.example/oidc",
             "aud": "app",
             "iat": 1_000,
+            "exp": 1_120,
             "jti": "j",
             "sid": "s",
             "events": { BACKCHANNEL_LOGOUT_EVENT: {} },

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::logto::LogtoClient;
+use crate::logto::{LogtoClient, unix_now};
 use crate::session::SessionDirectory;
 
 /// The body Logto posts (OIDC Back-Channel Logout 1.0 §2.5).
@@ -12,14 +12,24 @@ pub struct LogoutRequest {
 }
 
 /// `POST /backchannel-logout`: Logto tells the app that a user's Logto session ended. The
-/// logout token is verified like an ID token; then that session's app sessions are ended.
-/// A forged or expired token gets a 400 and changes nothing.
+/// logout token is verified like an ID token, and each one is accepted once (§2.6 step 10);
+/// then that session's app sessions are ended. A forged, expired or replayed token gets a 400
+/// and changes nothing.
 pub async fn backchannel_logout(
     logto: web::Data<LogtoClient>,
     directory: web::Data<SessionDirectory>,
     request: web::Form<LogoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     let claims = logto.verify_logout_token(&request.logout_token).await?;
+    // Past `exp` plus the leeway the token is refused anyway, so remembering it ends there.
+    let leeway = i64::try_from(logto.clock_leeway().as_secs()).unwrap_or(i64::MAX);
+    let now = unix_now();
+    if !directory
+        .first_use_of_logout_token(&claims.jti, claims.exp.saturating_add(leeway), now)
+        .await?
+    {
+        return Err(AppError::ReplayedLogoutToken);
+    }
     let deleted = directory
         .end(claims.sid.as_deref(), claims.sub.as_deref(), claims.iat)
         .await?;

@@ -15,11 +15,11 @@ pub async fn home(
     methods: web::Data<SignInMethods>,
     locale: Locale,
 ) -> Result<HttpResponse, AppError> {
-    render_home(&session, &methods, locale, None, StatusCode::OK)
+    render_home(&session, &methods, locale, None, StatusCode::OK).await
 }
 
 /// The home page; `rejected_email` re-renders the email form with an error.
-pub(crate) fn render_home(
+pub(crate) async fn render_home(
     session: &UserSession,
     methods: &SignInMethods,
     locale: Locale,
@@ -27,7 +27,7 @@ pub(crate) fn render_home(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let t = locale.texts();
-    let user = session.user();
+    let user = session.user().await?;
     let view = user.as_ref().map(|user| UserView::from(&user.profile));
     let social = methods
         .social_connectors

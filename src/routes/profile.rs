@@ -26,6 +26,7 @@ pub async fn profile(
         // The grant was revoked at Logto: end the session rather than show this again.
         Err(LogtoError::AccessTokenRejected) => {
             session.sign_out();
+            tokens.forget(&user.grant_id).await;
             return Err(AppError::SessionEnded);
         }
         Err(error) => return Err(error.into()),

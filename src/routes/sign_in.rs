@@ -5,7 +5,7 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::logto::{DirectSignIn, FirstScreen, Identifier, LogtoClient, SignInOptions};
 use crate::routes::{home::render_home, see_other};
-use crate::session::UserSession;
+use crate::session::{SignInAttempts, UserSession};
 use crate::sign_in_methods::{SignInMethods, valid_email};
 
 /// What `/sign-in` accepts, from a link's query string or the email form. Anything else is a
@@ -24,15 +24,16 @@ pub struct SignInRequest {
 }
 
 /// `GET /sign-in`: starts the authorization-code flow and sends the browser to Logto.
-/// The attempt's `state`, PKCE verifier and `nonce` stay in the session until `/callback`.
+/// The attempt's `state`, PKCE verifier and `nonce` stay in the sign-in attempts cookie until
+/// `/callback`; the session is not touched.
 pub async fn sign_in(
     logto: web::Data<LogtoClient>,
     methods: web::Data<SignInMethods>,
-    session: UserSession,
+    attempts: SignInAttempts,
     request: web::Query<SignInRequest>,
     locale: Locale,
 ) -> Result<HttpResponse, AppError> {
-    start(&logto, &methods, &session, locale, request.into_inner()).await
+    start(&logto, &methods, attempts, locale, request.into_inner()).await
 }
 
 /// `POST /sign-in`: the "Email me a code" form. A bad address re-renders the form with an error.
@@ -40,6 +41,7 @@ pub async fn sign_in_with_form(
     logto: web::Data<LogtoClient>,
     methods: web::Data<SignInMethods>,
     session: UserSession,
+    attempts: SignInAttempts,
     form: web::Form<SignInRequest>,
     locale: Locale,
 ) -> Result<HttpResponse, AppError> {
@@ -54,15 +56,16 @@ pub async fn sign_in_with_form(
             locale,
             Some(email),
             actix_web::http::StatusCode::BAD_REQUEST,
-        );
+        )
+        .await;
     }
-    start(&logto, &methods, &session, locale, request).await
+    start(&logto, &methods, attempts, locale, request).await
 }
 
 async fn start(
     logto: &LogtoClient,
     methods: &SignInMethods,
-    session: &UserSession,
+    mut attempts: SignInAttempts,
     locale: Locale,
     request: SignInRequest,
 ) -> Result<HttpResponse, AppError> {
@@ -70,8 +73,10 @@ async fn start(
     // Logto's sign-in page then speaks the language the visitor reads here.
     options.ui_locales = Some(locale.code().to_owned());
     let start = logto.start_sign_in(&options).await?;
-    session.begin_sign_in(start.pending, request.return_to.as_deref().unwrap_or("/"))?;
-    Ok(see_other(start.url.as_str()))
+    attempts.begin(start.pending, request.return_to.as_deref().unwrap_or("/"));
+    let mut response = see_other(start.url.as_str());
+    attempts.write_to(&mut response)?;
+    Ok(response)
 }
 
 /// Maps the request to Logto's authorization parameters, refusing anything not offered.

@@ -8,6 +8,7 @@ use crate::logto::{LogtoClient, error_chain};
 use crate::routes::see_other;
 use crate::session::UserSession;
 use crate::templates::{SignOutPage, html_page};
+use crate::tokens::TokenService;
 
 /// The sign-out form.
 #[derive(Debug, Deserialize)]
@@ -21,7 +22,7 @@ pub async fn confirm_sign_out(
     session: UserSession,
     locale: Locale,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = session.user() else {
+    let Some(user) = session.user().await? else {
         return Ok(see_other("/"));
     };
     Ok(html_page(&SignOutPage {
@@ -37,10 +38,11 @@ pub async fn confirm_sign_out(
 /// it to the home page.
 pub async fn sign_out(
     logto: web::Data<LogtoClient>,
+    tokens: web::Data<TokenService>,
     session: UserSession,
     form: web::Form<SignOutForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = session.user() else {
+    let Some(user) = session.user().await? else {
         return Ok(see_other("/"));
     };
     if !bool::from(user.csrf_token.as_bytes().ct_eq(form.csrf_token.as_bytes())) {
@@ -56,6 +58,7 @@ pub async fn sign_out(
         );
     }
     session.sign_out();
+    tokens.forget(&user.grant_id).await;
     log::info!("signed out user {}", user.profile.sub);
 
     match logto.sign_out_url(Some(&user.tokens.id_token)).await {

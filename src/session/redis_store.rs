@@ -5,22 +5,29 @@
 use actix_session::storage::{LoadError, SaveError, SessionKey, UpdateError};
 use actix_web::cookie::time;
 
-use super::directory::{index_keys_of, index_session};
+use std::time::Duration;
+
+use super::directory::{StoredUser, index_keys_of, index_session};
+use crate::logto::unix_now;
 use crate::shared_redis::SharedRedis;
 
 type SessionState = std::collections::HashMap<String, String>;
 
-/// How long a session that holds only sign-in attempts lives: a visitor who clicked Sign in
-/// and never came back must not keep a key for the 14 days of a signed-in session.
-const ATTEMPT_ONLY_TTL: time::Duration = time::Duration::minutes(15);
-
-/// The TTL for `state`: the session's own once someone is signed in, else the short one.
-fn ttl_for(state: &SessionState, session_ttl: &time::Duration) -> time::Duration {
-    if state.contains_key(super::USER) {
-        *session_ttl
-    } else {
-        ATTEMPT_ONLY_TTL.min(*session_ttl)
-    }
+/// The TTL of a session's key: the middleware's (the idle timeout), but never past the end of
+/// the session's absolute lifetime.
+fn ttl_for(
+    state: &SessionState,
+    idle_ttl: &time::Duration,
+    session_ttl: Duration,
+) -> time::Duration {
+    let signed_in_at = state
+        .get(super::USER)
+        .and_then(|user| StoredUser::from_json(user))
+        .map_or(0, |user| user.signed_in_at);
+    let absolute_end =
+        signed_in_at.saturating_add(i64::try_from(session_ttl.as_secs()).unwrap_or(i64::MAX));
+    let remaining = time::Duration::seconds(absolute_end.saturating_sub(unix_now()).max(1));
+    remaining.min(*idle_ttl)
 }
 
 /// The key under which a session lives in Redis.
@@ -32,11 +39,13 @@ pub(crate) fn redis_key(session_key: &str) -> String {
 #[derive(Clone)]
 pub struct RedisSessions {
     redis: SharedRedis,
+    /// `SESSION_TTL`: no key outlives it.
+    session_ttl: Duration,
 }
 
 impl RedisSessions {
-    pub fn new(redis: SharedRedis) -> Self {
-        Self { redis }
+    pub fn new(redis: SharedRedis, session_ttl: Duration) -> Self {
+        Self { redis, session_ttl }
     }
 
     pub(crate) async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
@@ -56,10 +65,10 @@ impl RedisSessions {
     ) -> Result<SessionKey, SaveError> {
         let json = serde_json::to_string(&state)
             .map_err(|error| SaveError::Serialization(error.into()))?;
-        // 256 random bits: a collision is not a practical concern, but NX makes it an error.
+        // 128 random bits: a collision is not a practical concern, but NX makes it an error.
         let key = new_session_key().map_err(SaveError::Other)?;
         let stored = self
-            .set(&key, &json, "NX", &ttl_for(&state, ttl))
+            .set(&key, &json, "NX", &ttl_for(&state, ttl, self.session_ttl))
             .await
             .map_err(SaveError::Other)?;
         if stored.is_none() {
@@ -78,7 +87,7 @@ impl RedisSessions {
         let json = serde_json::to_string(&state)
             .map_err(|error| UpdateError::Serialization(error.into()))?;
         let updated = self
-            .set(&key, &json, "XX", &ttl_for(&state, ttl))
+            .set(&key, &json, "XX", &ttl_for(&state, ttl, self.session_ttl))
             .await
             .map_err(UpdateError::Other)?;
         match updated {
@@ -87,13 +96,8 @@ impl RedisSessions {
                 Ok(key)
             }
             // Deleted meanwhile (a sign-out in another tab, back-channel logout) or expired:
-            // a signed-in session stays gone, and the cookie now names nothing. Only pending
-            // sign-in attempts are stored again, under a new key.
-            None if state.contains_key(super::USER) => Ok(key),
-            None => self.save(state, ttl).await.map_err(|error| match error {
-                SaveError::Serialization(error) => UpdateError::Serialization(error),
-                SaveError::Other(error) => UpdateError::Other(error),
-            }),
+            // the session stays gone, and the cookie now names nothing.
+            None => Ok(key),
         }
     }
 
@@ -157,7 +161,9 @@ impl RedisSessions {
         let Some(user) = state.get(super::USER) else {
             return;
         };
-        if let Err(error) = index_session(&self.redis, &redis_key(key.as_ref()), user).await {
+        let redis_key = redis_key(key.as_ref());
+        let indexed = index_session(&self.redis, &redis_key, user, self.session_ttl);
+        if let Err(error) = indexed.await {
             log::warn!("could not index a session for back-channel logout: {error}");
         }
     }

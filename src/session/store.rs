@@ -10,6 +10,7 @@ use actix_web::cookie::{Key, SameSite, time};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
+use super::SessionLifetimes;
 use super::redis_store::RedisSessions;
 use crate::configuration::SessionStoreKind;
 use crate::error::AppError;
@@ -17,9 +18,6 @@ use crate::shared_redis::SharedRedis;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE_NAME: &str = "bookstore_session";
-
-/// How long a session lives: as long as Logto's refresh token (14 days).
-const SESSION_TTL: time::Duration = time::Duration::days(14);
 
 type SessionState = std::collections::HashMap<String, String>;
 
@@ -111,16 +109,22 @@ impl SessionStore for WorkerStore {
 }
 
 /// The session middleware: an encrypted, HttpOnly, `SameSite=Lax` cookie (`Strict` would
-/// lose the sign-in attempt on the redirect back from Logto), `Secure` on https.
+/// drop the session on the redirect back from Logto), `Secure` on https. The cookie and the
+/// Redis key live as long as the idle timeout, renewed whenever the session is written;
+/// [`UserSession`](super::UserSession) enforces both lifetimes on every read.
 pub fn session_middleware(
     backend: &SessionBackend,
     key: Key,
     secure: bool,
+    lifetimes: SessionLifetimes,
 ) -> SessionMiddleware<WorkerStore> {
     let store = match backend {
         SessionBackend::Cookie => WorkerStore::Cookie(CookieSessionStore::default()),
-        SessionBackend::Redis(redis) => WorkerStore::Redis(RedisSessions::new(redis.clone())),
+        SessionBackend::Redis(redis) => {
+            WorkerStore::Redis(RedisSessions::new(redis.clone(), lifetimes.absolute))
+        }
     };
+    let idle_ttl = time::Duration::try_from(lifetimes.idle).unwrap_or(time::Duration::MAX);
     SessionMiddleware::builder(store, key)
         .cookie_name(SESSION_COOKIE_NAME.to_owned())
         .cookie_http_only(true)
@@ -128,7 +132,7 @@ pub fn session_middleware(
         .cookie_secure(secure)
         .session_lifecycle(
             PersistentSession::default()
-                .session_ttl(SESSION_TTL)
+                .session_ttl(idle_ttl)
                 .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
         )
         .build()

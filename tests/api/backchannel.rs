@@ -12,6 +12,8 @@ use crate::test_idp::{LogoutMisbehaviour, LogoutTokenSpec};
 for_both_stores!(
     a_logout_token_signs_out_that_browser_and_no_other,
     forged_logout_tokens_are_refused_and_change_nothing,
+    a_logout_token_is_accepted_once,
+    a_logout_token_for_a_user_ends_only_the_sessions_signed_in_before_it,
 );
 
 /// A second browser (its own cookie jar), signed in to `app`.
@@ -138,4 +140,66 @@ async fn a_refresh_in_flight_does_not_bring_back_a_session_that_logto_ended() {
 
     assert!(!is_signed_in(&app.client, &app).await, "still signed out");
     assert_eq!(app.redis.as_ref().unwrap().session_keys().await, 0);
+}
+
+async fn a_logout_token_is_accepted_once(store: Store) {
+    let app = spawn_app(store).await;
+    app.sign_in().await;
+    let sid = app.idp().last_sid().expect("a Logto session id");
+    let token = app.idp().logout_token(LogoutTokenSpec::session(&sid));
+
+    assert_eq!(post_logout_token(&app, &token).await, StatusCode::OK);
+    for _ in 0..3 {
+        assert_eq!(
+            post_logout_token(&app, &token).await,
+            StatusCode::BAD_REQUEST,
+            "a replay is refused"
+        );
+    }
+    let fresh = app.idp().logout_token(LogoutTokenSpec::session(&sid));
+    assert_eq!(post_logout_token(&app, &fresh).await, StatusCode::OK);
+    if let Some(redis) = &app.redis {
+        let ttls = redis.ttls_of("bookstore:logout-jti:*").await;
+        assert_eq!(ttls.len(), 2, "one record per token");
+        assert!(
+            ttls.iter().all(|ttl| (1..=180).contains(ttl)),
+            "kept until the token expires (2 minutes) plus the leeway: {ttls:?}"
+        );
+    }
+}
+
+/// A logout token that names only the user ends the sessions that existed when it was
+/// issued; a sign-in after it stands, with either store.
+async fn a_logout_token_for_a_user_ends_only_the_sessions_signed_in_before_it(store: Store) {
+    let app = spawn_app(store).await;
+    app.sign_in().await;
+    next_second().await;
+    let token = app.idp().logout_token(LogoutTokenSpec {
+        sub: Some("user_alice".to_owned()),
+        ..LogoutTokenSpec::default()
+    });
+    next_second().await;
+    let later = sign_in_another_browser(&app).await;
+
+    assert_eq!(post_logout_token(&app, &token).await, StatusCode::OK);
+
+    assert!(
+        !is_signed_in(&app.client, &app).await,
+        "signed in before the logout"
+    );
+    assert!(
+        is_signed_in(&later, &app).await,
+        "signed in after the logout"
+    );
+    if store == Store::Redis {
+        assert_eq!(app.redis.as_ref().unwrap().session_keys().await, 1);
+    }
+}
+
+/// Waits until the clock's second has changed, so that Unix-second timestamps differ.
+async fn next_second() {
+    let now = logto_bookstore::logto::unix_now();
+    while logto_bookstore::logto::unix_now() == now {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

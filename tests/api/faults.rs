@@ -11,8 +11,8 @@ use reqwest::cookie::Jar;
 
 use crate::for_both_stores;
 use crate::helpers::{
-    Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app,
-    spawn_app_on_redis, spawn_app_with, timing_sensitive,
+    Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app_on_redis,
+    spawn_app_with, timing_sensitive,
 };
 use crate::operations::AppProcess;
 use crate::sign_in::signed_in_app;
@@ -163,13 +163,24 @@ async fn a_slow_identity_provider_gets_a_clean_error_and_no_hung_worker() {
 #[tokio::test]
 async fn a_stopped_redis_fails_pages_quickly_too() {
     let _timing = timing_sensitive().await;
-    let mut app = spawn_app(Store::Redis).await;
+    let mut app = signed_in_app(Store::Redis).await;
     app.redis.as_mut().unwrap().stop();
 
     let started = Instant::now();
-    assert_eq!(
-        app.get("/sign-in").await.status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(app.get("/").await.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(started.elapsed() < Duration::from_secs(1));
+    let visitor = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = visitor
+        .get(format!("{}/sign-in", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sign_in.status(),
+        StatusCode::SEE_OTHER,
+        "a visitor without a session starts a sign-in without Redis"
+    );
 }

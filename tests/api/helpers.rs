@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use logto_bookstore::configuration::Settings;
 use logto_bookstore::logto::LogtoConfig;
-use logto_bookstore::session::{MAX_COOKIE_BYTES, SESSION_COOKIE_NAME};
+use logto_bookstore::session::{MAX_COOKIE_BYTES, SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
 use logto_bookstore::startup::Application;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{LOCATION, SET_COOKIE};
@@ -75,6 +75,16 @@ pub async fn spawn_app_with(store: Store, adjust_logto: impl FnOnce(&mut LogtoCo
     spawn_app_on(listener, store, &endpoint, Some(idp), adjust_logto).await
 }
 
+/// Like [`spawn_app`], with these settings added to the app's environment.
+pub async fn spawn_app_with_env(store: Store, extra_env: &[(&'static str, &str)]) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port for the app");
+    let port = listener.local_addr().expect("the app's address").port();
+    let idp = TestIdp::start(registered_client(&format!("http://127.0.0.1:{port}"))).await;
+    let endpoint = idp.endpoint();
+    let redis = (store == Store::Redis).then(TestRedis::start);
+    spawn_app_with_redis(listener, redis, &endpoint, Some(idp), extra_env, |_| {}).await
+}
+
 /// Starts the app on `listener` with `logto_endpoint`, where `idp` runs (or nothing does).
 pub async fn spawn_app_on(
     listener: TcpListener,
@@ -84,7 +94,7 @@ pub async fn spawn_app_on(
     adjust_logto: impl FnOnce(&mut LogtoConfig),
 ) -> TestApp {
     let redis = (store == Store::Redis).then(TestRedis::start);
-    spawn_app_with_redis(listener, redis, logto_endpoint, idp, adjust_logto).await
+    spawn_app_with_redis(listener, redis, logto_endpoint, idp, &[], adjust_logto).await
 }
 
 /// Starts the app with its own IdP on `redis` (for example a persistent one).
@@ -93,7 +103,7 @@ pub async fn spawn_app_on_redis(redis: TestRedis) -> TestApp {
     let port = listener.local_addr().expect("the app's address").port();
     let idp = TestIdp::start(registered_client(&format!("http://127.0.0.1:{port}"))).await;
     let endpoint = idp.endpoint();
-    spawn_app_with_redis(listener, Some(redis), &endpoint, Some(idp), |_| {}).await
+    spawn_app_with_redis(listener, Some(redis), &endpoint, Some(idp), &[], |_| {}).await
 }
 
 async fn spawn_app_with_redis(
@@ -101,6 +111,7 @@ async fn spawn_app_with_redis(
     redis: Option<TestRedis>,
     logto_endpoint: &str,
     idp: Option<TestIdp>,
+    extra_env: &[(&'static str, &str)],
     adjust_logto: impl FnOnce(&mut LogtoConfig),
 ) -> TestApp {
     init_logging();
@@ -124,6 +135,11 @@ async fn spawn_app_with_redis(
         env.push(("SESSION_STORE", "redis".to_owned()));
         env.push(("REDIS_URL", redis.url()));
     }
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(name, value)| (*name, (*value).to_owned())),
+    );
     serve_app(listener, &env, adjust_logto).await;
 
     let cookies = Arc::new(Jar::default());
@@ -257,12 +273,21 @@ impl TestApp {
 
     /// The session cookie the browser holds, as `name=value`.
     pub fn session_cookie(&self) -> Option<String> {
+        self.cookie(SESSION_COOKIE_NAME)
+    }
+
+    /// The sign-in attempts cookie the browser holds, as `name=value`.
+    pub fn sign_in_attempts_cookie(&self) -> Option<String> {
+        self.cookie(SIGN_IN_COOKIE_NAME)
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
         let url = Url::parse(&self.address).expect("the app's URL");
         let header = self.cookies.cookies(&url)?;
         let header = header.to_str().expect("ASCII cookies");
         header
             .split("; ")
-            .find(|cookie| cookie.starts_with(&format!("{SESSION_COOKIE_NAME}=")))
+            .find(|cookie| cookie.starts_with(&format!("{name}=")))
             .map(str::to_owned)
     }
 
@@ -511,9 +536,14 @@ impl TestRedis {
 
     /// The remaining lifetime, in seconds, of every stored session.
     pub async fn session_ttls(&self) -> Vec<i64> {
+        self.ttls_of("bookstore:session:*").await
+    }
+
+    /// The remaining lifetime, in seconds, of every key matching `pattern`.
+    pub async fn ttls_of(&self, pattern: &str) -> Vec<i64> {
         let mut connection = self.connect().await;
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg("bookstore:session:*")
+            .arg(pattern)
             .query_async(&mut connection)
             .await
             .expect("KEYS answers");

@@ -1,6 +1,13 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{Store, assert_cookies_fit_in_a_browser, set_cookies, spawn_app};
+use std::time::Duration;
+
+use logto_bookstore::session::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+
+use crate::for_both_stores;
+use crate::helpers::{
+    Store, assert_cookies_fit_in_a_browser, set_cookies, spawn_app, spawn_app_with_env,
+};
 use crate::sign_in::signed_in_app;
 use crate::test_idp::TestUser;
 
@@ -65,15 +72,47 @@ async fn a_normal_sign_in_fits_in_a_cookie_with_room_to_spare() {
 async fn the_session_cookie_is_http_only_and_lax() {
     let app = spawn_app(Store::Cookie).await;
 
-    let sign_in = app.get("/sign-in").await;
+    let callback = app.sign_in().await;
 
-    let cookie = set_cookies(&sign_in).pop().expect("a session cookie");
+    let cookie = cookie_named(&callback, SESSION_COOKIE_NAME);
     assert!(cookie.contains("HttpOnly"));
     assert!(cookie.contains("SameSite=Lax"));
     assert!(
         !cookie.contains("Secure"),
         "an http BASE_URL gets no Secure cookie"
     );
+    assert!(
+        cookie.contains("Max-Age=86400"),
+        "it lives as long as the idle timeout: {cookie}"
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_attempts_cookie_is_http_only_lax_and_short_lived() {
+    let app = spawn_app(Store::Cookie).await;
+
+    let sign_in = app.get("/sign-in").await;
+
+    let cookie = cookie_named(&sign_in, SIGN_IN_COOKIE_NAME);
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"));
+    assert_eq!(
+        set_cookies(&sign_in).len(),
+        1,
+        "no session cookie for a visitor who is not signed in yet"
+    );
+}
+
+/// The one `Set-Cookie` of `response` for the cookie `name`.
+fn cookie_named(response: &reqwest::Response, name: &str) -> String {
+    let mut cookies = set_cookies(response)
+        .into_iter()
+        .filter(|cookie| cookie.starts_with(&format!("{name}=")));
+    let cookie = cookies.next().unwrap_or_else(|| panic!("a {name} cookie"));
+    assert!(cookies.next().is_none(), "one {name} cookie");
+    cookie
 }
 
 #[tokio::test]
@@ -143,20 +182,116 @@ async fn signing_out_leaves_nothing_behind_in_redis() {
 }
 
 #[tokio::test]
-async fn an_abandoned_sign_in_expires_in_minutes_and_a_signed_in_session_in_days() {
+async fn anonymous_visitors_and_abandoned_sign_ins_write_nothing_to_redis() {
     let app = spawn_app(Store::Redis).await;
     let redis = app.redis.as_ref().unwrap();
 
-    app.get("/sign-in").await;
-    let abandoned = redis.session_ttls().await;
-    assert_eq!(abandoned.len(), 1);
-    assert!(
-        (1..=15 * 60).contains(&abandoned[0]),
-        "a sign-in attempt alone lives 15 minutes: {abandoned:?}"
-    );
+    for path in [
+        "/",
+        "/sign-in",
+        "/sign-in?return_to=/books",
+        "/books",
+        "/sign-out",
+    ] {
+        app.get(path).await;
+    }
+    let form = app
+        .client
+        .post(format!("{}/sign-in", app.address))
+        .form(&[("email", "reader@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::SEE_OTHER);
+    // A callback that fails (its code is unknown) writes nothing either.
+    let callback = app.authorize().await;
+    let broken = callback.replace("code=", "code=x");
+    assert_eq!(app.get_url(&broken).await.status(), StatusCode::BAD_REQUEST);
+
+    assert_eq!(redis.key_count().await, 0, "not one key");
+    assert_eq!(app.session_cookie(), None);
+}
+
+#[tokio::test]
+async fn a_signed_in_redis_session_lives_as_long_as_the_idle_timeout() {
+    let app = spawn_app(Store::Redis).await;
 
     app.sign_in().await;
-    let signed_in = redis.session_ttls().await;
-    assert_eq!(signed_in.len(), 1, "the attempt's session was replaced");
-    assert!(signed_in[0] > 13 * 24 * 60 * 60, "14 days: {signed_in:?}");
+
+    let ttls = app.redis.as_ref().unwrap().session_ttls().await;
+    assert_eq!(ttls.len(), 1);
+    assert!(
+        (24 * 60 * 60 - 60..=24 * 60 * 60).contains(&ttls[0]),
+        "24 hours: {ttls:?}"
+    );
+}
+
+for_both_stores!(
+    an_unused_session_ends_after_the_idle_timeout,
+    a_session_in_use_ends_at_the_session_ttl,
+    signed_in_pages_do_not_rewrite_the_session_on_every_request,
+);
+
+async fn an_unused_session_ends_after_the_idle_timeout(store: Store) {
+    let app = spawn_app_with_env(store, &[("SESSION_IDLE_TIMEOUT", "3s")]).await;
+    app.sign_in().await;
+    // In use: every read within the timeout keeps it alive, well past the timeout in total.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert!(app.home_page().await.contains("Signed in as"));
+    }
+    let cookie = app.session_cookie().expect("a session cookie");
+
+    tokio::time::sleep(Duration::from_millis(4_200)).await;
+
+    // A copy of the cookie is refused too, whatever the browser does with its expiry.
+    let replayed = app.get_with_cookie("/", &cookie).await;
+    assert!(replayed.text().await.unwrap().contains("Not signed in"));
+    assert!(app.home_page().await.contains("Not signed in"));
+    assert_eq!(app.stored_sessions().await, 0);
+}
+
+async fn a_session_in_use_ends_at_the_session_ttl(store: Store) {
+    let app = spawn_app_with_env(
+        store,
+        &[("SESSION_TTL", "3s"), ("SESSION_IDLE_TIMEOUT", "3s")],
+    )
+    .await;
+    app.sign_in().await;
+    let mut signed_in_for = Duration::ZERO;
+    while app.home_page().await.contains("Signed in as") {
+        assert!(
+            signed_in_for < Duration::from_secs(6),
+            "still signed in after {signed_in_for:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        signed_in_for += Duration::from_millis(500);
+    }
+    assert!(
+        signed_in_for >= Duration::from_secs(2),
+        "signed out early, after {signed_in_for:?}"
+    );
+    assert_eq!(app.stored_sessions().await, 0);
+}
+
+async fn signed_in_pages_do_not_rewrite_the_session_on_every_request(store: Store) {
+    let app = spawn_app(store).await;
+    app.sign_in().await;
+    let stored = match &app.redis {
+        Some(redis) => redis.session_ttls().await,
+        None => Vec::new(),
+    };
+
+    for path in ["/", "/books", "/", "/sign-out"] {
+        let response = app.get(path).await;
+        assert_eq!(set_cookies(&response), Vec::<String>::new(), "{path}");
+    }
+    if let Some(redis) = &app.redis {
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let later = redis.session_ttls().await;
+        assert!(
+            later[0] < stored[0],
+            "the key's TTL was not renewed: {stored:?} then {later:?}"
+        );
+    }
 }

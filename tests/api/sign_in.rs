@@ -24,6 +24,11 @@ async fn a_user_signs_in_and_out_through_logto(store: Store) {
     assert_eq!(callback.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&callback), "/");
     assert_cookies_fit_in_a_browser(&callback);
+    assert_eq!(
+        app.sign_in_attempts_cookie(),
+        None,
+        "the spent attempt is cleared"
+    );
 
     let home = app.home_page().await;
     assert!(
@@ -81,10 +86,12 @@ async fn the_authorization_request_carries_pkce_state_nonce_and_the_reserved_sco
     assert_eq!(value("code_challenge").map(str::len), Some(43));
     assert!(value("state").is_some_and(|state| state.len() >= 22));
     assert!(value("nonce").is_some_and(|nonce| nonce.len() >= 22));
-    assert!(
-        app.session_cookie().is_some(),
-        "the attempt is kept in the session"
+    assert_eq!(
+        app.session_cookie(),
+        None,
+        "the attempt is kept in a cookie of its own, not in a session"
     );
+    assert!(app.sign_in_attempts_cookie().is_some());
 }
 
 #[tokio::test]
@@ -110,11 +117,10 @@ async fn a_sign_in_costs_logto_one_token_request_and_nothing_else() {
 }
 
 async fn the_session_id_changes_at_sign_in(store: Store) {
-    let app = spawn_app(store).await;
-    let callback = app.authorize().await;
-    let before = app.session_cookie().expect("a session for the attempt");
+    let app = signed_in_app(store).await;
+    let before = app.session_cookie().expect("a session for the user");
 
-    app.get_url(&callback).await;
+    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
 
     let after = app.session_cookie().expect("a session for the user");
     assert_ne!(
@@ -125,7 +131,7 @@ async fn the_session_id_changes_at_sign_in(store: Store) {
         assert_eq!(
             app.stored_sessions().await,
             1,
-            "the pre-sign-in session is deleted"
+            "the earlier session is deleted"
         );
     }
 }
@@ -139,11 +145,13 @@ async fn sign_ins_started_in_two_tabs_both_finish(store: Store) {
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
     assert!(app.home_page().await.contains("Signed in as"));
 
-    // The second tab's attempt was dropped with the pre-sign-in session: it fails cleanly
-    // and leaves the user signed in.
+    // The second tab's attempt is still in the attempts cookie: it signs in afresh.
     let second = app.get_url(&second_tab).await;
-    assert_eq!(second.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(second.status(), StatusCode::SEE_OTHER);
     assert!(app.home_page().await.contains("Signed in as"));
+    if store == Store::Redis {
+        assert_eq!(app.stored_sessions().await, 1, "one session, renewed");
+    }
 }
 
 async fn a_user_without_name_or_picture_is_greeted_by_username(store: Store) {

@@ -1,9 +1,16 @@
+use std::time::Duration;
+
+use logto_bookstore::session::SESSION_COOKIE_NAME;
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::for_both_stores;
-use crate::helpers::{APP_ID, Store, location, query_pairs, query_value, spawn_app};
+use crate::helpers::{
+    APP_ID, APP_SECRET, Store, TestApp, location, query_pairs, query_value, serve_app, set_cookies,
+    spawn_app, spawn_app_with_env,
+};
 use crate::sign_in::signed_in_app;
-use crate::test_idp::Endpoint;
+use crate::test_idp::{Endpoint, TestUser};
 
 for_both_stores!(sign_out_revokes_the_refresh_token_and_ends_both_sessions);
 
@@ -86,4 +93,126 @@ async fn a_cookie_from_before_sign_out_no_longer_signs_in_with_redis() {
 
     let replayed = app.get_with_cookie("/", &stolen).await;
     assert!(replayed.text().await.unwrap().contains("Not signed in"));
+}
+
+for_both_stores!(
+    a_cookie_copied_before_sign_out_is_refused_even_without_a_logto_session_id,
+    sign_out_forgets_the_refreshed_tokens_handed_between_requests,
+);
+
+/// Logto puts `sid` in ID tokens only for apps with a back-channel logout URI; by default
+/// there is none, and the sign-out must not depend on it.
+async fn a_cookie_copied_before_sign_out_is_refused_even_without_a_logto_session_id(store: Store) {
+    let app = spawn_app(store).await;
+    let mut user = TestUser::alice();
+    user.extra_claims.insert("sid".to_owned(), Value::Null);
+    app.idp().set_user(user);
+    app.sign_in().await;
+    let copied = app.session_cookie().expect("a session cookie");
+
+    app.sign_out().await;
+
+    let home = app.get_with_cookie("/", &copied).await;
+    assert!(home.text().await.unwrap().contains("Not signed in"));
+    for path in ["/books", "/sign-out"] {
+        let response = no_redirects()
+            .get(format!("{}{path}", app.address))
+            .header("cookie", &copied)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_ne!(location(&response), "/books", "{path}");
+        if path == "/books" {
+            assert!(location(&response).starts_with("/sign-in"), "{path}");
+        }
+    }
+}
+
+async fn sign_out_forgets_the_refreshed_tokens_handed_between_requests(store: Store) {
+    let app = spawn_app(store).await;
+    app.sign_in().await;
+    assert_eq!(app.get("/api-token").await.status(), StatusCode::OK);
+    if let Some(redis) = &app.redis {
+        assert!(
+            redis.key_count().await > 2,
+            "the session, its index and the hand-off record"
+        );
+    }
+
+    app.sign_out().await;
+
+    if let Some(redis) = &app.redis {
+        assert_eq!(redis.key_count().await, 0, "nothing of the grant is left");
+    }
+    assert!(app.home_page().await.contains("Not signed in"));
+}
+
+/// With the cookie store, a copy of the cookie taken before sign-out is refused at once by the
+/// process that signed out. Another process (or the same one after a restart) has no record
+/// of it, so there the copy lasts until its access token is due, at most one access-token
+/// lifetime: it is then checked with Logto, which revoked the grant at sign-out.
+#[tokio::test]
+async fn elsewhere_a_copied_cookie_store_cookie_ends_at_its_next_check_with_logto() {
+    const SECRET: &str = "a-fixed-session-secret-shared-by-both-instances-of-the-bookstore-app";
+    let app = spawn_app_with_env(Store::Cookie, &[("SESSION_SECRET", SECRET)]).await;
+    // Due 2 s after it is issued: the app refreshes a minute before expiry.
+    app.idp().set_access_token_ttl(62);
+    app.sign_in().await;
+    let copied = app.session_cookie().expect("a session cookie");
+    let other_instance = another_instance(&app, SECRET).await;
+
+    app.sign_out().await;
+
+    let here = app.get_with_cookie("/", &copied).await;
+    assert!(here.text().await.unwrap().contains("Not signed in"));
+    let there = get_with_cookie(&format!("{other_instance}/"), &copied).await;
+    assert!(
+        there.text().await.unwrap().contains("Signed in as"),
+        "the documented bound: until the access token is due"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let there = get_with_cookie(&format!("{other_instance}/"), &copied).await;
+    assert_eq!(there.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        set_cookies(&there)
+            .iter()
+            .any(|cookie| cookie.starts_with(&format!("{SESSION_COOKIE_NAME}=;"))),
+        "the copy is cleared"
+    );
+    let page = there.text().await.unwrap();
+    assert!(page.contains("Your session has ended"), "{page}");
+}
+
+/// A second instance of the app with the same IdP and session secret.
+async fn another_instance(app: &TestApp, secret: &str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let env = [
+        ("LOGTO_ENDPOINT", app.idp().endpoint()),
+        ("LOGTO_APP_ID", APP_ID.to_owned()),
+        ("LOGTO_APP_SECRET", APP_SECRET.to_owned()),
+        ("BASE_URL", address.clone()),
+        ("SESSION_SECRET", secret.to_owned()),
+    ];
+    serve_app(listener, &env, |_| {}).await;
+    address
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn get_with_cookie(url: &str, cookie: &str) -> reqwest::Response {
+    no_redirects()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
 }

@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 use tokio::task::JoinSet;
 
 use crate::for_both_stores;
-use crate::helpers::{API_RESOURCE, Store, spawn_app, spawn_app_with};
+use crate::helpers::{
+    API_RESOURCE, Store, assert_cookies_fit_in_a_browser, spawn_app, spawn_app_with,
+};
 use crate::sign_in::signed_in_app;
 use crate::test_idp::{Endpoint, ORGANIZATIONS_SCOPE, TestUser};
 
@@ -214,4 +216,43 @@ async fn an_organization_id_that_is_not_an_id_is_not_found() {
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.idp().refresh_grant_count(), 0, "Logto was not asked");
+}
+
+/// Logto rotates the refresh token on every refresh here, and a spent one used again revokes
+/// the grant. When the cookie store fills up with cached access tokens, those give way; the
+/// rotated refresh token is always stored.
+#[tokio::test]
+async fn a_full_cookie_drops_cached_access_tokens_and_never_the_rotated_refresh_token() {
+    let organizations = ["org_a", "org_b", "org_c", "org_d", "org_e", "org_f"];
+    let app = spawn_app(Store::Cookie).await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&organizations));
+    // Due 2 s after they are issued: the app refreshes a minute before expiry.
+    app.idp().set_access_token_ttl(62);
+    app.sign_in().await;
+
+    assert_eq!(app.get("/api-token").await.status(), StatusCode::OK);
+    for organization in organizations {
+        let response = app
+            .get(&format!("/organizations/{organization}/token"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{organization}");
+        assert_cookies_fit_in_a_browser(&response);
+    }
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let profile = app.get("/profile").await;
+
+    assert_eq!(profile.status(), StatusCode::OK, "the refresh token works");
+    assert_cookies_fit_in_a_browser(&profile);
+    assert_eq!(
+        app.get("/organizations/org_a/token").await.status(),
+        StatusCode::OK,
+        "a dropped token is fetched again"
+    );
+    assert_eq!(
+        app.idp().refresh_grant_count(),
+        1 + organizations.len() + 2,
+        "every refresh succeeded with the latest refresh token"
+    );
 }

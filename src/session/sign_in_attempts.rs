@@ -1,0 +1,260 @@
+//! Sign-in attempts between `/sign-in` and `/callback`, in a short-lived encrypted cookie of
+//! their own rather than in the session.
+//!
+//! An attempt (`state`, PKCE verifier, `nonce`, where to return) belongs to a visitor who is
+//! not signed in yet. Keeping it out of the session store means that anonymous traffic,
+//! `/sign-in` included, writes nothing to Redis, and that the cookie store's budget stays for
+//! the signed-in session. The cookie is encrypted and authenticated with the session key
+//! (AES-256-GCM, its name bound in), HttpOnly, `SameSite=Lax` so that it comes back with
+//! Logto's redirect, and lives 10 minutes. Its path is `/`: the narrowest that both
+//! `/sign-in` (which adds attempts) and `/callback` (which takes them) share.
+
+use std::future::{Ready, ready};
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use serde::{Deserialize, Serialize};
+
+use super::{CookieBudget, MAX_COOKIE_BYTES};
+use crate::error::AppError;
+use crate::logto::{PendingSignIn, unix_now};
+use crate::return_to::safe_return_to;
+
+/// The sign-in attempts cookie's name.
+pub const SIGN_IN_COOKIE_NAME: &str = "bookstore_sign_in";
+
+/// How long an attempt may take, from `/sign-in` to `/callback`.
+pub const SIGN_IN_ATTEMPT_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// Attempts kept at once, so that sign-ins started in two tabs both finish.
+const MAX_ATTEMPTS: usize = 3;
+
+/// A sign-in attempt and where to go once it succeeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInAttempt {
+    pub pending: PendingSignIn,
+    /// A path on this site, checked with [`safe_return_to`] when the attempt starts.
+    pub return_to: String,
+}
+
+/// How the attempts cookie is sealed and sent. Register one as app data.
+#[derive(Clone)]
+pub struct SignInCookie {
+    key: Key,
+    secure: bool,
+}
+
+impl SignInCookie {
+    /// Seals with `key` (the session key); `secure` on https, as for the session cookie.
+    pub fn new(key: Key, secure: bool) -> Self {
+        Self { key, secure }
+    }
+}
+
+/// The sign-in attempts this browser has in flight. Extract it in `/sign-in` and `/callback`,
+/// change it, then [`write_to`](Self::write_to) the response.
+pub struct SignInAttempts {
+    attempts: Vec<SignInAttempt>,
+    config: web::Data<SignInCookie>,
+    /// Whether the browser sent the cookie (so that an empty list must clear it).
+    had_cookie: bool,
+    changed: bool,
+}
+
+impl FromRequest for SignInAttempts {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let Some(config) = request.app_data::<web::Data<SignInCookie>>().cloned() else {
+            return ready(Err(AppError::MissingAppData("SignInCookie")));
+        };
+        let sent = request.cookie(SIGN_IN_COOKIE_NAME);
+        let had_cookie = sent.is_some();
+        let now = unix_now();
+        let attempts = sent
+            .and_then(|cookie| open(&config.key, cookie))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|attempt| !attempt.pending.is_expired(SIGN_IN_ATTEMPT_LIFETIME, now))
+            .collect();
+        ready(Ok(Self {
+            attempts,
+            config,
+            had_cookie,
+            changed: false,
+        }))
+    }
+}
+
+impl SignInAttempts {
+    /// Remembers a new attempt, forgetting the oldest beyond three. `return_to` is kept only
+    /// when it is a path on this site (at most 512 bytes); otherwise the user returns to `/`.
+    pub fn begin(&mut self, pending: PendingSignIn, return_to: &str) {
+        self.attempts.push(SignInAttempt {
+            pending,
+            return_to: safe_return_to(return_to).unwrap_or("/").to_owned(),
+        });
+        let excess = self.attempts.len().saturating_sub(MAX_ATTEMPTS);
+        self.attempts.drain(..excess);
+        self.changed = true;
+    }
+
+    /// Removes and returns the attempt with this `state`. Each attempt can be taken once.
+    pub fn take(&mut self, state: &str) -> Option<SignInAttempt> {
+        let index = self
+            .attempts
+            .iter()
+            .position(|attempt| attempt.pending.state == state)?;
+        self.changed = true;
+        Some(self.attempts.remove(index))
+    }
+
+    /// Sets the cookie on `response` when the attempts changed: sealed, or cleared when none
+    /// is left.
+    pub fn write_to(mut self, response: &mut HttpResponse) -> Result<(), AppError> {
+        if !self.changed {
+            return Ok(());
+        }
+        let budget = CookieBudget::new(SIGN_IN_COOKIE_NAME);
+        let cookie = loop {
+            if self.attempts.is_empty() {
+                if !self.had_cookie {
+                    return Ok(());
+                }
+                break self.removal();
+            }
+            let json = serde_json::to_string(&self.attempts)
+                .map_err(|error| AppError::SessionWrite(error.to_string()))?;
+            // Three attempts with the longest `return_to` fit; this guards against a change.
+            if budget.cookie_bytes(json.len()) <= MAX_COOKIE_BYTES {
+                break self.sealed(json);
+            }
+            self.attempts.remove(0);
+        };
+        response
+            .add_cookie(&cookie)
+            .map_err(|error| AppError::SessionWrite(error.to_string()))
+    }
+
+    fn sealed(&self, json: String) -> Cookie<'static> {
+        let mut jar = CookieJar::new();
+        jar.private_mut(&self.config.key)
+            .add(self.attributes(Cookie::new(SIGN_IN_COOKIE_NAME, json)));
+        match jar.get(SIGN_IN_COOKIE_NAME) {
+            Some(sealed) => sealed.clone(),
+            // The private jar always stores what it was given.
+            None => self.removal(),
+        }
+    }
+
+    fn removal(&self) -> Cookie<'static> {
+        let mut cookie = self.attributes(Cookie::new(SIGN_IN_COOKIE_NAME, ""));
+        cookie.make_removal();
+        cookie
+    }
+
+    fn attributes(&self, mut cookie: Cookie<'static>) -> Cookie<'static> {
+        cookie.set_path("/");
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_secure(self.config.secure);
+        cookie.set_max_age(
+            time::Duration::try_from(SIGN_IN_ATTEMPT_LIFETIME).unwrap_or(time::Duration::MINUTE),
+        );
+        cookie
+    }
+}
+
+/// The attempts in a cookie the browser sent; `None` when it was not sealed with `key` (forged,
+/// tampered with, or from before a key change) or does not parse.
+fn open(key: &Key, sent: Cookie<'static>) -> Option<Vec<SignInAttempt>> {
+    let mut jar = CookieJar::new();
+    jar.add_original(sent);
+    let opened = jar.private(key).get(SIGN_IN_COOKIE_NAME)?;
+    serde_json::from_str(opened.value()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(state: &str) -> PendingSignIn {
+        PendingSignIn {
+            state: state.to_owned(),
+            code_verifier: "v".repeat(43),
+            nonce: "n".repeat(22),
+            started_at: unix_now(),
+        }
+    }
+
+    fn attempts(key: &Key) -> SignInAttempts {
+        SignInAttempts {
+            attempts: Vec::new(),
+            config: web::Data::new(SignInCookie::new(key.clone(), false)),
+            had_cookie: false,
+            changed: false,
+        }
+    }
+
+    fn cookie_of(response: &HttpResponse) -> Cookie<'static> {
+        response
+            .cookies()
+            .find(|cookie| cookie.name() == SIGN_IN_COOKIE_NAME)
+            .expect("the attempts cookie")
+            .into_owned()
+    }
+
+    #[test]
+    fn three_attempts_with_the_longest_return_to_fit_in_one_cookie() {
+        let key = Key::generate();
+        let mut sign_in = attempts(&key);
+        let longest = format!("/{}", "a".repeat(511));
+        for state in ["s1", "s2", "s3", "s4"] {
+            sign_in.begin(attempt(state), &longest);
+        }
+        let mut response = HttpResponse::Ok().finish();
+        sign_in.write_to(&mut response).unwrap();
+
+        let cookie = cookie_of(&response);
+        assert!(cookie.encoded().to_string().len() <= MAX_COOKIE_BYTES);
+        let kept = open(&key, cookie).expect("the cookie opens with its key");
+        let states: Vec<_> = kept.iter().map(|a| a.pending.state.as_str()).collect();
+        assert_eq!(states, ["s2", "s3", "s4"], "the oldest is forgotten");
+        assert!(kept.iter().all(|a| a.return_to == longest));
+    }
+
+    #[test]
+    fn a_cookie_sealed_with_another_key_opens_to_nothing() {
+        let mut sign_in = attempts(&Key::generate());
+        sign_in.begin(attempt("s1"), "/");
+        let mut response = HttpResponse::Ok().finish();
+        sign_in.write_to(&mut response).unwrap();
+
+        assert!(open(&Key::generate(), cookie_of(&response)).is_none());
+    }
+
+    #[test]
+    fn an_unsafe_or_overlong_return_to_becomes_the_home_page() {
+        let mut sign_in = attempts(&Key::generate());
+        sign_in.begin(attempt("s1"), "//evil.example");
+        sign_in.begin(attempt("s2"), &format!("/{}", "a".repeat(512)));
+        assert!(sign_in.attempts.iter().all(|a| a.return_to == "/"));
+    }
+
+    #[test]
+    fn taking_the_last_attempt_clears_the_cookie() {
+        let mut sign_in = attempts(&Key::generate());
+        sign_in.had_cookie = true;
+        sign_in.begin(attempt("s1"), "/");
+        assert!(sign_in.take("s1").is_some());
+        assert!(sign_in.take("s1").is_none(), "an attempt is taken once");
+        let mut response = HttpResponse::Ok().finish();
+        sign_in.write_to(&mut response).unwrap();
+
+        let cookie = cookie_of(&response);
+        assert_eq!(cookie.value(), "");
+        assert_eq!(cookie.max_age(), Some(time::Duration::ZERO));
+    }
+}
