@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::i18n::{Locale, Texts, fill};
+use crate::log_safe::Escaped;
 use crate::logto::{LogtoError, error_chain};
 use crate::templates::{ErrorPage, mark_as_private_html};
 
@@ -49,6 +50,10 @@ pub enum AppError {
     /// A form arrived without this session's CSRF token.
     #[error("the form's CSRF token does not match the session")]
     CsrfMismatch,
+
+    /// A request that could change state came from another site (see [`crate::cross_site`]).
+    #[error("refused a cross-site request ({evidence})")]
+    CrossSiteRequest { evidence: String },
 
     /// A step of the sign-in protocol failed.
     #[error(transparent)]
@@ -205,6 +210,11 @@ impl AppError {
                 t.error_form_expired_message,
                 Retry::Home,
             ),
+            Self::CrossSiteRequest { .. } => text(
+                t.error_cross_site_title,
+                t.error_cross_site_message,
+                Retry::Home,
+            ),
             Self::SessionStoreUnavailable => text(
                 t.error_store_unavailable_title,
                 t.error_store_unavailable_message,
@@ -301,7 +311,9 @@ impl ResponseError for AppError {
             | Self::ReplayedLogoutToken => StatusCode::BAD_REQUEST,
             Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::SessionEnded => StatusCode::UNAUTHORIZED,
-            Self::CsrfMismatch | Self::OrganizationDenied { .. } => StatusCode::FORBIDDEN,
+            Self::CsrfMismatch
+            | Self::CrossSiteRequest { .. }
+            | Self::OrganizationDenied { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionTooLarge { .. }
@@ -345,10 +357,12 @@ impl ResponseError for AppError {
                 .finish();
         }
         let status = self.status_code();
+        // The message may quote the request (a query field's name, a path segment, an IdP's
+        // `error_description`): escaped, it cannot start a log line of its own.
         if status.is_server_error() {
-            log::error!("{status}: {}", error_chain(self));
+            log::error!("{status}: {}", Escaped(&error_chain(self)));
         } else if status != StatusCode::NOT_FOUND {
-            log::warn!("{status}: {}", error_chain(self));
+            log::warn!("{status}: {}", Escaped(&error_chain(self)));
         }
 
         // English here: this has no request. `render_errors_in_visitor_language` re-renders

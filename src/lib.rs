@@ -8,12 +8,16 @@
 //! - [`assets`] and [`security_headers`]: fingerprinted static files, and the headers of
 //!   every response.
 //! - [`healthcheck`]: the container's health probe (`logto-bookstore healthcheck`).
+//! - [`cross_site`]: refuses forms posted from other sites.
+//! - [`log_safe`]: request-derived text escaped for the log.
 
 pub mod assets;
 pub mod configuration;
+pub mod cross_site;
 pub mod error;
 pub mod healthcheck;
 pub mod i18n;
+pub mod log_safe;
 pub mod logto;
 pub mod return_to;
 pub mod routes;

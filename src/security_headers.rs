@@ -1,6 +1,6 @@
 //! The headers every response carries: a Content-Security-Policy that fits the pages (no
-//! script at all), no sniffing, no framing, no referrer, HSTS on https, and `no-store` for
-//! anything that does not say otherwise (pages show who is signed in).
+//! script at all), no sniffing, no framing, no referrer to other sites, HSTS on https, and
+//! `no-store` for anything that does not say otherwise (pages show who is signed in).
 
 use actix_web::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
@@ -21,8 +21,10 @@ pub fn security_headers(base_url: &Url, logto_endpoint: &Url) -> DefaultHeaders 
         ))
         .add((X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((X_FRAME_OPTIONS, "DENY"))
-        // The callback's address holds the authorization code: never pass it on.
-        .add((REFERRER_POLICY, "no-referrer"))
+        // The callback's address holds the authorization code: never pass it to another
+        // site. `same-origin`, not `no-referrer`: with `no-referrer` browsers send
+        // `Origin: null` on the app's own forms, which the cross-site check must refuse.
+        .add((REFERRER_POLICY, "same-origin"))
         .add((CACHE_CONTROL, "no-store"));
     if base_url.scheme() == "https" {
         headers.add((

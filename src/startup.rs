@@ -10,6 +10,7 @@ use actix_web::middleware::{Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
+use crate::cross_site::{CrossSiteGuard, OpaqueOrigin, refuse_cross_site_writes};
 use crate::error::{AppError, render_errors_in_visitor_language};
 use crate::i18n::LanguageCookie;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
@@ -44,6 +45,8 @@ pub enum StartupError {
     Redis(String),
     #[error(transparent)]
     Logto(#[from] LogtoError),
+    #[error(transparent)]
+    CrossSite(#[from] OpaqueOrigin),
     #[error("the HTTP server could not start: {0}")]
     Server(#[from] std::io::Error),
 }
@@ -124,6 +127,7 @@ impl Application {
             ACCESS_LOG_FORMAT
         };
         let base_url = settings.server.base_url.clone();
+        let cross_site_guard = CrossSiteGuard::for_base_url(&base_url)?;
         let logto_endpoint = settings.logto.endpoint.clone();
 
         let port = listener.local_addr()?.port();
@@ -153,6 +157,9 @@ impl Application {
                 ));
             // Probes and assets never touch the session: a session cookie on them must not
             // cost a Redis read, nor make liveness depend on Redis.
+            // The last `.wrap` runs first: a cross-site write is refused before the session
+            // middleware loads or sets a cookie, and its page is in the visitor's language.
+            let guard = cross_site_guard.clone();
             let pages = web::scope("")
                 .wrap(session::session_middleware(
                     &backend,
@@ -161,6 +168,9 @@ impl Application {
                     lifetimes,
                 ))
                 .wrap(from_fn(session::render_session_store_failures))
+                .wrap(from_fn(move |request, next| {
+                    refuse_cross_site_writes(guard.clone(), request, next)
+                }))
                 .wrap(from_fn(render_errors_in_visitor_language))
                 .route("/", web::get().to(routes::home))
                 .route("/sign-in", web::get().to(routes::sign_in))
@@ -176,10 +186,6 @@ impl Application {
                     web::get().to(routes::organization_token),
                 )
                 .route("/lang/{code}", web::get().to(routes::switch_language))
-                .route(
-                    "/backchannel-logout",
-                    web::post().to(routes::backchannel_logout),
-                )
                 .default_service(web::to(routes::not_found));
             app_data
                 .wrap(security_headers(&base_url, &logto_endpoint))
@@ -190,6 +196,12 @@ impl Application {
                 .route("/healthz", web::get().to(routes::healthz))
                 .route("/readyz", web::get().to(routes::readyz))
                 .route("/static/{file}", web::get().to(routes::static_asset))
+                // Logto calls this server to server, from any origin: outside the pages, so
+                // outside the cross-site check and the session.
+                .route(
+                    "/backchannel-logout",
+                    web::post().to(routes::backchannel_logout),
+                )
                 .service(pages)
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())

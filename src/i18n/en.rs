@@ -109,6 +109,8 @@ pub static TEXTS: Texts = Texts {
     error_session_ended_message: "Logto no longer accepts this session (it was signed out or has expired). Sign in again to continue.",
     error_form_expired_title: "This form has expired",
     error_form_expired_message: "The form was not sent from this session's page. Go back, reload the page and try again.",
+    error_cross_site_title: "Sent from another site",
+    error_cross_site_message: "The Bookstore accepts forms only from its own pages, and this one came from another site. Nothing was changed. Open the Bookstore and try again from there.",
     error_store_unavailable_title: "Session store unavailable",
     error_store_unavailable_message: "Your session cannot be read or saved right now. Please try again in a moment.",
     error_session_too_large_title: "Session too large for a cookie",

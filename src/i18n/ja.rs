@@ -109,6 +109,8 @@ pub static TEXTS: Texts = Texts {
     error_session_ended_message: "Logto はこのセッションを受け付けなくなりました（サインアウトされたか、有効期限が切れています）。続けるには、もう一度サインインしてください。",
     error_form_expired_title: "このフォームは期限切れです",
     error_form_expired_message: "このフォームは現在のセッションのページから送信されていません。前のページに戻り、再読み込みしてからもう一度お試しください。",
+    error_cross_site_title: "別のサイトから送信されました",
+    error_cross_site_message: "Bookstore は自身のページから送信されたフォームだけを受け付けますが、このフォームは別のサイトから送信されました。何も変更されていません。Bookstore を開き、そこからもう一度お試しください。",
     error_store_unavailable_title: "セッションストアを利用できません",
     error_store_unavailable_message: "現在セッションを読み込むことも保存することもできません。しばらくしてからもう一度お試しください。",
     error_session_too_large_title: "セッションが大きすぎて Cookie に収まりません",

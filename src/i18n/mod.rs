@@ -326,6 +326,8 @@ pub struct Texts {
     pub error_session_ended_message: &'static str,
     pub error_form_expired_title: &'static str,
     pub error_form_expired_message: &'static str,
+    pub error_cross_site_title: &'static str,
+    pub error_cross_site_message: &'static str,
     pub error_store_unavailable_title: &'static str,
     pub error_store_unavailable_message: &'static str,
     pub error_session_too_large_title: &'static str,

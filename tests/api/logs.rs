@@ -96,3 +96,117 @@ async fn a_full_sign_in_at_debug_level_logs_no_secret() {
         assert!(!log.contains(fragment), "the log holds a {what}:\n{log}");
     }
 }
+
+/// Issue 11 §6: text from a request (a query or form field's name, the IdP's
+/// `error_description`, the path) reaches the log escaped, so it cannot forge a log line.
+#[tokio::test]
+async fn request_text_cannot_start_a_log_line_of_its_own() {
+    let port = free_port();
+    let idp = TestIdp::start(registered_client(&format!("http://127.0.0.1:{port}"))).await;
+    let log_path = std::env::temp_dir().join(format!("bookstore-log-injection-{port}.log"));
+    let log_file = std::fs::File::create(&log_path).expect("a log file");
+    let mut app = AppProcess::start_logging(port, &idp.endpoint(), "info", Stdio::from(log_file));
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let address = app.address.clone();
+    let forged = "injected [ERROR] forged line";
+    let encoded = "injected%20%5BERROR%5D%20forged%20line";
+
+    // Unknown field names, which serde quotes in its error.
+    for breaker in ["%0D%0A", "%0A", "%0D", "%C2%85", "%E2%80%A8"] {
+        let response = browser
+            .get(format!("{address}/sign-in?{breaker}{encoded}=1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{breaker}");
+        // The error page stays whole: the name shows as text in its details.
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("<h1 id=\"page-heading\">Bad request</h1>")
+                && page.contains("injected [ERROR] forged line")
+                && page.trim_end().ends_with("</html>"),
+            "{page}"
+        );
+        let response = browser
+            .post(format!("{address}/sign-in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{breaker}{encoded}=1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{breaker}");
+    }
+    // The IdP's error description, on a callback that matches a real attempt.
+    let sign_in = browser
+        .get(format!("{address}/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    let authorize = query_pairs(&location(&sign_in));
+    let state = query_value(&authorize, "state").unwrap();
+    let denied = browser
+        .get(format!(
+            "{address}/callback?state={state}&error=access_denied&error_description=%0D%0A{encoded}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    // The access log shows the path as sent, still percent-encoded.
+    let not_found = browser
+        .get(format!("{address}/%0D%0A{encoded}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
+    // Raw control bytes in the request line never reach the access log's `%U`: the HTTP
+    // parser refuses them first.
+    for raw_path in [&b"/\x1b[2Jinjected"[..], b"/\x7finjected", b"/\x85injected"] {
+        let status_line = raw_request_status_line(port, raw_path);
+        assert!(status_line.starts_with("HTTP/1.1 400"), "{status_line}");
+    }
+    app.terminate();
+    app.exit_within(Duration::from_secs(10));
+
+    let log = std::fs::read_to_string(&log_path).expect("the log");
+    let _ = std::fs::remove_file(&log_path);
+    assert!(
+        log.contains(r"\r\ninjected [ERROR] forged line")
+            && log.contains(r"\u{85}injected")
+            && log.contains(r"\u{2028}injected"),
+        "the requests were logged, escaped:\n{log}"
+    );
+    assert!(log.contains(&format!("/%0D%0A{encoded}")), "{log}");
+    for line in log.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+        assert!(
+            !line.trim_start().starts_with(forged),
+            "a request started a log line: {line:?}\n{log}"
+        );
+    }
+    assert!(
+        !log.contains(['\r', '\u{85}', '\u{2028}', '\u{1b}', '\u{7f}']),
+        "no raw line breaker or control character:\n{log:?}"
+    );
+}
+
+/// Sends `GET <raw_path> HTTP/1.1` as bytes, past any client's validation, and returns the
+/// answer's status line.
+fn raw_request_status_line(port: u16, raw_path: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut request = b"GET ".to_vec();
+    request.extend_from_slice(raw_path);
+    request.extend_from_slice(b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(&request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}

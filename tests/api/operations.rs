@@ -114,7 +114,7 @@ async fn every_page_carries_the_security_headers_and_is_not_cached() {
         assert!(policy.contains("frame-ancestors 'none'"), "{path}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
-        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
         assert_eq!(header("cache-control"), "no-store", "{path}");
         assert!(
             !response.headers().contains_key("strict-transport-security"),

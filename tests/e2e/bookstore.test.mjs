@@ -3,6 +3,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -348,4 +350,98 @@ test('a bad callback shows the templated error page', async () => {
   await assert.doesNotReject(page.getByText('This sign-in has expired').waitFor());
   await screenshot(page, 'error-page');
   await context.close();
+});
+
+/**
+ * The attacker: a site of its own whose page posts a form to the app as soon as it loads, in
+ * the victim's browser. `GET /?target=<URL>&<field>=<value>...` answers that page.
+ *
+ * It listens on 127.0.0.1 at a port of its own, and is opened under two names:
+ * - `http://localhost:<port>`: another site than the app at `http://127.0.0.1:<app port>`
+ *   (for an IP address or `localhost` the site is the host itself, ports aside). Chromium
+ *   sends `Sec-Fetch-Site: cross-site`, and leaves out the victim's SameSite=Lax cookie:
+ *   without the check, the app would answer with a new session cookie over the victim's.
+ * - `http://127.0.0.1:<port>`: the same site, another origin. Chromium sends
+ *   `Sec-Fetch-Site: same-site` and the victim's cookie.
+ * Chromium sends Fetch Metadata to the app because 127.0.0.1 is a secure context even over
+ * plain http; the test checks the values it sent.
+ */
+async function startAttackerSite() {
+  const escapeHtml = (text) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  const server = createServer((request, response) => {
+    const query = new URL(request.url, 'http://attacker').searchParams;
+    const inputs = [...query]
+      .filter(([name]) => name !== 'target')
+      .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+      .join('');
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    response.end(`<!doctype html><title>Win a free book</title>
+<form method="post" action="${escapeHtml(query.get('target'))}">${inputs}</form>
+<script>document.forms[0].submit();</script>`);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  return {
+    crossSite: `http://localhost:${port}`,
+    sameSite: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+describe('a page on another site posting forms to the app', () => {
+  let attacker;
+  before(async () => {
+    attacker = await startAttackerSite();
+  });
+  after(() => attacker?.close());
+
+  for (const store of ['cookie', 'redis']) {
+    test(`is refused with the ${store} store, and the victim stays signed in`, async () => {
+      const app = stack.apps[store];
+      const { context, page } = await newVisitor(app);
+      await page.goto(`${app}/sign-in`);
+      await signInAtIdp(page, USERS.alice);
+      await expectSignedInAs(page, app, USERS.alice.name);
+      const appCookies = async () => (await context.cookies(app))
+        .map(({ name, value }) => `${name}=${value}`).sort();
+      const before = await appCookies();
+      assert.ok(before.some((cookie) => cookie.startsWith('bookstore_session=')), `${before}`);
+
+      const attacks = [
+        { origin: attacker.crossSite, fetchSite: 'cross-site' },
+        { origin: attacker.sameSite, fetchSite: 'same-site' },
+      ];
+      const forms = [
+        { path: '/sign-in', fields: { email: 'mallory@evil.example' } },
+        { path: '/sign-out', fields: { csrf_token: 'guessed' } },
+      ];
+      for (const { origin, fetchSite } of attacks) {
+        for (const { path: target, fields } of forms) {
+          const what = `${fetchSite} POST ${target}`;
+          const url = new URL(origin);
+          url.searchParams.set('target', `${app}${target}`);
+          for (const [name, value] of Object.entries(fields)) url.searchParams.set(name, value);
+          const posted = page.waitForResponse(
+            (response) => response.url() === `${app}${target}` && response.request().method() === 'POST',
+          );
+
+          await page.goto(url.href);
+          const response = await posted;
+
+          assert.equal(await response.request().headerValue('sec-fetch-site'), fetchSite, what);
+          assert.equal(await response.request().headerValue('origin'), origin, what);
+          assert.equal(response.status(), 403, what);
+          assert.equal(await response.headerValue('set-cookie'), null, `${what}: no Set-Cookie`);
+          await assert.doesNotReject(page.getByText('Sent from another site').waitFor(), what);
+          assert.deepEqual(await appCookies(), before, `${what}: the same session cookie`);
+        }
+      }
+      await screenshot(page, `${store}-6-cross-site-refused`);
+
+      await page.goto(`${app}/`);
+      await expectSignedInAs(page, app, USERS.alice.name);
+      await context.close();
+    });
+  }
 });
