@@ -14,6 +14,7 @@ use super::SessionLifetimes;
 use super::redis_store::RedisSessions;
 use crate::configuration::SessionStoreKind;
 use crate::error::AppError;
+use crate::log_safe::Escaped;
 use crate::shared_redis::SharedRedis;
 
 /// The session cookie's name.
@@ -148,7 +149,10 @@ pub async fn render_session_store_failures(
     let method = request.method().clone();
     let path = request.path().to_owned();
     next.call(request).await.map_err(|error| {
-        log::error!("{method} {path}: session store failure: {error:?}");
+        log::error!(
+            "{method} {}: session store failure: {error:?}",
+            Escaped(&path)
+        );
         AppError::SessionStoreUnavailable.into()
     })
 }
