@@ -12,6 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::LogtoError;
 
+/// The wait when a configured one does not fit the clock.
+const ONE_DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How long to leave Logto alone after failed requests for its public documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -142,7 +145,11 @@ impl ProviderHealth {
         *outage = Some(Outage {
             since: outage.map_or(wall_clock, |outage| outage.since),
             failures,
-            retry_at: now + wait,
+            // A wait too long for the clock (a misconfigured backoff) means a day.
+            retry_at: now
+                .checked_add(wait)
+                .or_else(|| now.checked_add(ONE_DAY))
+                .unwrap_or(now),
         });
         log::warn!(
             "Logto failed {failures} time(s) in a row, not asking it again for {wait:?}: {}",
@@ -207,6 +214,10 @@ mod tests {
             max: Duration::MAX,
         };
         assert_eq!(huge.after(2), Duration::MAX, "no overflow");
+        let health = ProviderHealth::new(huge);
+        let now = Instant::now();
+        health.record_failure(now, SystemTime::now(), &failed());
+        assert_eq!(health.report_at(now).retry_in, ONE_DAY, "no panic either");
     }
 
     #[test]

@@ -162,14 +162,15 @@ async fn while_the_jwks_fails_unknown_key_ids_cost_logto_one_request() {
     let jwks_requests = app.idp().request_count(Endpoint::Jwks);
     app.idp().set_misbehaviour(Misbehaviour::JwksUnavailable);
 
-    // Fifty at once: they wait for one request, then all fail without another.
+    // Fifty at once, as Logto's own server would send them (no cookies, fresh connections):
+    // they wait for one request, then all fail without another.
+    let logto = reqwest::Client::new();
     let mut posts = JoinSet::new();
     for _ in 0..50 {
         let token = app
             .idp()
             .logout_token(LogoutTokenSpec::session(&sid).forged(LogoutMisbehaviour::UnknownKid));
-        let request = app
-            .client
+        let request = logto
             .post(format!("{}/backchannel-logout", app.address))
             .form(&[("logout_token", token)]);
         posts.spawn(async move { request.send().await.map(|response| response.status()) });
