@@ -158,6 +158,7 @@ impl AppError {
             Self::Logto(
                 L::ProviderUnreachable { .. }
                 | L::ProviderStatus { .. }
+                | L::ProviderBackingOff { .. }
                 | L::InvalidProviderDocument { .. },
             ) => text(
                 t.error_provider_unavailable_title,
@@ -173,6 +174,12 @@ impl AppError {
                 t.error_provider_failed_title,
                 t.error_provider_failed_message,
                 Retry::SignIn,
+            ),
+            // The visitor stays signed in: only this answer of Logto's is refused.
+            Self::Logto(L::UserInfoSubjectMismatch) => text(
+                t.error_provider_failed_title,
+                t.error_userinfo_mismatch_message,
+                Retry::Home,
             ),
             Self::SignInRequired { .. } => text(
                 t.error_sign_in_required_title,
@@ -334,10 +341,12 @@ impl ResponseError for AppError {
                 L::AccessTokenRejected => StatusCode::UNAUTHORIZED,
                 L::ProviderUnreachable { .. }
                 | L::ProviderStatus { .. }
+                | L::ProviderBackingOff { .. }
                 | L::InvalidProviderDocument { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 L::TokenEndpointUnreachable(_)
                 | L::InvalidTokenResponse(_)
                 | L::InvalidAccessToken(_)
+                | L::UserInfoSubjectMismatch
                 | L::Revocation(_) => StatusCode::BAD_GATEWAY,
                 L::HttpClient(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },

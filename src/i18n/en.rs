@@ -99,6 +99,7 @@ pub static TEXTS: Texts = Texts {
     error_provider_unavailable_message: "Logto cannot be reached right now. Please try again in a moment.",
     error_provider_failed_title: "Identity provider error",
     error_provider_failed_message: "Logto did not finish the sign-in properly. Please try again in a moment.",
+    error_userinfo_mismatch_message: "Logto answered with the profile of another account, so it is not shown. You are still signed in; please try again later.",
     error_sign_in_required_title: "Sign-in required",
     error_sign_in_required_message: "Sign in to see this page.",
     error_unknown_option_title: "Unknown sign-in option",

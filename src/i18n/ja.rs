@@ -99,6 +99,7 @@ pub static TEXTS: Texts = Texts {
     error_provider_unavailable_message: "現在 Logto に接続できません。しばらくしてからもう一度お試しください。",
     error_provider_failed_title: "ID プロバイダーでエラーが発生しました",
     error_provider_failed_message: "Logto でのサインイン処理が正常に完了しませんでした。しばらくしてからもう一度お試しください。",
+    error_userinfo_mismatch_message: "Logto が別のアカウントのプロフィールを返したため、表示していません。サインインしたままです。しばらくしてからもう一度お試しください。",
     error_sign_in_required_title: "サインインが必要です",
     error_sign_in_required_message: "このページを表示するにはサインインしてください。",
     error_unknown_option_title: "不明なサインインオプションです",

@@ -316,6 +316,7 @@ pub struct Texts {
     pub error_provider_unavailable_message: &'static str,
     pub error_provider_failed_title: &'static str,
     pub error_provider_failed_message: &'static str,
+    pub error_userinfo_mismatch_message: &'static str,
     pub error_sign_in_required_title: &'static str,
     pub error_sign_in_required_message: &'static str,
     pub error_unknown_option_title: &'static str,

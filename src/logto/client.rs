@@ -26,6 +26,7 @@ use super::LogtoError;
 use super::access_token::{self, AccessTokenClaims};
 use super::discovery::{ProviderMetadata, fetch_document};
 use super::error::error_chain;
+use super::health::{Backoff, LogtoHealth, ProviderHealth};
 use super::id_token::{self, IdTokenChecks, IdTokenClaims};
 use super::jwks::JwksCache;
 use super::jwt::{self, Claims, Rules, TokenError};
@@ -65,6 +66,10 @@ pub struct LogtoConfig {
     pub sign_in_lifetime: Duration,
     /// The JWKS is fetched again for an unknown `kid` at most this often.
     pub jwks_min_refetch_interval: Duration,
+    /// How long to leave Logto alone after a failed request for its discovery document or its
+    /// JWKS: 1 s, doubling with each failure in a row up to 60 s. Requests that need those
+    /// documents meanwhile fail at once with [`LogtoError::ProviderBackingOff`].
+    pub provider_backoff: Backoff,
     /// Tolerated clock skew when checking `exp`, `nbf` and `iat`.
     pub clock_leeway: Duration,
 }
@@ -91,6 +96,7 @@ impl LogtoConfig {
             http_timeout: Duration::from_secs(10),
             sign_in_lifetime: Duration::from_secs(10 * 60),
             jwks_min_refetch_interval: Duration::from_secs(5),
+            provider_backoff: Backoff::default(),
             clock_leeway: Duration::from_secs(60),
         }
     }
@@ -174,6 +180,8 @@ pub struct LogtoClient {
     /// Makes discovery single-flight: concurrent requests wait for one fetch.
     discovery: tokio::sync::Mutex<()>,
     jwks: JwksCache,
+    /// Whether Logto's public documents can be fetched now; shared with `jwks`.
+    health: Arc<ProviderHealth>,
 }
 
 impl LogtoClient {
@@ -187,14 +195,23 @@ impl LogtoClient {
             .user_agent(concat!("logto-bookstore/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(LogtoError::HttpClient)?;
+        let health = Arc::new(ProviderHealth::new(config.provider_backoff));
         Ok(Self {
             issuer: config.issuer(),
-            jwks: JwksCache::new(config.jwks_min_refetch_interval),
+            jwks: JwksCache::new(config.jwks_min_refetch_interval, Arc::clone(&health)),
+            health,
             config,
             http,
             provider: RwLock::new(None),
             discovery: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Logto's health as this client last saw it through its discovery document and JWKS:
+    /// whether it is considered down, since when, and when it will be asked again. Reading it
+    /// sends nothing to Logto.
+    pub fn health(&self) -> LogtoHealth {
+        self.health.report()
     }
 
     /// The issuer every token and callback must name.
@@ -209,7 +226,8 @@ impl LogtoClient {
     }
 
     /// Loads the discovery document and the JWKS, so that the first sign-in costs Logto only
-    /// its token request. Call it at start-up; a failure is retried on the next sign-in.
+    /// its token request. Call it at start-up; after a failure, the next sign-in retries once
+    /// the [backoff](LogtoConfig::provider_backoff) has passed.
     pub async fn prefetch(&self) -> Result<(), LogtoError> {
         self.provider().await.map(drop)
     }
@@ -355,11 +373,13 @@ impl LogtoClient {
     }
 
     /// Fetches `/oidc/me` with an opaque access token ([`TokenTarget::UserInfo`]): every claim
-    /// the granted scopes allow, `custom_data` and `identities` included. The caller should
-    /// check that `sub` is the signed-in user's (OpenID Connect Core §5.3.2).
+    /// the granted scopes allow, `custom_data` and `identities` included. Its `sub` must be
+    /// `expected_sub`, the signed-in user's from the ID token (OpenID Connect Core §5.3.2);
+    /// otherwise the answer is refused with [`LogtoError::UserInfoSubjectMismatch`].
     pub async fn userinfo(
         &self,
         access_token: &str,
+        expected_sub: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, LogtoError> {
         const DOCUMENT: &str = "userinfo";
         let provider = self.provider().await?;
@@ -398,13 +418,14 @@ impl LogtoClient {
                     document: DOCUMENT,
                     reason: "it is not a JSON object".to_owned(),
                 })?;
-        if !claims.get("sub").is_some_and(serde_json::Value::is_string) {
-            return Err(LogtoError::InvalidProviderDocument {
+        match claims.get("sub").and_then(serde_json::Value::as_str) {
+            Some(sub) if sub == expected_sub => Ok(claims),
+            Some(_) => Err(LogtoError::UserInfoSubjectMismatch),
+            None => Err(LogtoError::InvalidProviderDocument {
                 document: DOCUMENT,
                 reason: "it has no sub".to_owned(),
-            });
+            }),
         }
-        Ok(claims)
     }
 
     /// Revokes a refresh token at Logto's revocation endpoint (RFC 7009, `client_secret_basic`),
@@ -463,19 +484,27 @@ impl LogtoClient {
         Ok(claims)
     }
 
-    /// Verifies a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6):
-    /// signature and algorithm like an ID token, `iss`, `aud` (this app), `iat`, `exp` when
-    /// present, the back-channel logout event, no `nonce`, a `jti`, and a `sid` and/or `sub`.
-    /// Refusing a replayed `jti` is up to the caller.
+    /// Verifies a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 with
+    /// errata 1, §2.6): signature and algorithm like an ID token, `iss`, `aud` (this app), an
+    /// `exp` not past, an `iat` neither in the future nor older than [`LOGOUT_TOKEN_MAX_AGE`]
+    /// (both with the clock leeway), an `events` object holding the back-channel logout event
+    /// as an object, no `nonce`, a `jti`, and a `sid` and/or `sub`.
+    ///
+    /// Refusing a replayed `jti` is up to the caller: remember it until
+    /// [`LogoutTokenClaims::exp`].
+    ///
+    /// [`LOGOUT_TOKEN_MAX_AGE`]: super::LOGOUT_TOKEN_MAX_AGE
     pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, LogtoError> {
         let expected = JwtExpectations {
             kind: TokenKind::Logout,
             audience: &self.config.app_id,
-            required: &["iss", "aud"],
+            required: &["exp", "iss", "aud"],
             subject: None,
         };
         let (_, claims) = self.verify_jwt::<RawLogoutToken>(raw, &expected).await?;
-        claims.check().map_err(LogtoError::InvalidLogoutToken)
+        claims
+            .check(unix_now(), self.config.clock_leeway.as_secs())
+            .map_err(LogtoError::InvalidLogoutToken)
     }
 
     /// Logto's end-session URL, which ends the Logto session and returns to the app.
@@ -597,20 +626,21 @@ impl LogtoClient {
             .clone()
     }
 
-    /// The cached provider, discovering it (and its keys) first when needed.
+    /// The cached provider, discovering it (and its keys) first when needed. While Logto is
+    /// backing off after a failure, fails at once without asking it.
     async fn provider(&self) -> Result<Arc<Provider>, LogtoError> {
         if let Some(provider) = self.cached_provider() {
             return Ok(provider);
         }
+        // Checked before waiting for the lock too, so that an outage costs requests no wait.
+        self.health.allow_request(DISCOVERY_DOCUMENT)?;
         let _single_flight = self.discovery.lock().await;
         if let Some(provider) = self.cached_provider() {
             return Ok(provider);
         }
-        let provider = Arc::new(self.discover().await?);
-        // Keys come with discovery so that a callback never waits for them.
-        self.jwks
-            .refresh(&self.http, &provider.metadata.jwks_uri)
-            .await?;
+        // The request that held the lock may just have failed.
+        self.health.allow_request(DISCOVERY_DOCUMENT)?;
+        let provider = self.health.record(self.discover_with_keys().await)?;
         *self
             .provider
             .write()
@@ -622,19 +652,29 @@ impl LogtoClient {
         Ok(provider)
     }
 
+    /// Discovery, then the JWKS: keys come with discovery so that a callback never waits for
+    /// them.
+    async fn discover_with_keys(&self) -> Result<Arc<Provider>, LogtoError> {
+        let provider = Arc::new(self.discover().await?);
+        self.jwks
+            .refresh(&self.http, &provider.metadata.jwks_uri)
+            .await?;
+        Ok(provider)
+    }
+
     async fn discover(&self) -> Result<Provider, LogtoError> {
-        const DOCUMENT: &str = "discovery document";
         let reachable_at = self
             .config
             .internal_endpoint
             .as_ref()
             .unwrap_or(&self.config.endpoint);
         let url = format!("{reachable_at}oidc/.well-known/openid-configuration");
-        let mut metadata: ProviderMetadata = fetch_document(&self.http, &url, DOCUMENT).await?;
+        let mut metadata: ProviderMetadata =
+            fetch_document(&self.http, &url, DISCOVERY_DOCUMENT).await?;
         // OpenID Connect Discovery §4.3: the issuer must be the one we asked.
         if metadata.issuer != self.issuer {
             return Err(LogtoError::InvalidProviderDocument {
-                document: DOCUMENT,
+                document: DISCOVERY_DOCUMENT,
                 reason: format!(
                     "its issuer is {:?}, not {:?}; check LOGTO_ENDPOINT",
                     metadata.issuer, self.issuer
@@ -655,6 +695,9 @@ impl LogtoClient {
         Ok(Provider { metadata, oauth })
     }
 }
+
+/// How the discovery document is named in errors.
+const DISCOVERY_DOCUMENT: &str = "discovery document";
 
 /// The code of an OAuth error response (RFC 6749 §5.2).
 #[derive(Deserialize)]

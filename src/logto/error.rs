@@ -22,6 +22,16 @@ pub enum LogtoError {
     #[error("the identity provider answered HTTP {status} for its {document}")]
     ProviderStatus { document: &'static str, status: u16 },
 
+    /// A request for the discovery document or the JWKS failed recently, so Logto is not asked
+    /// again before `retry_in` has passed (see [`LogtoClient::health`](super::LogtoClient::health)).
+    #[error(
+        "the identity provider failed recently; its {document} is not requested again for {retry_in:?}"
+    )]
+    ProviderBackingOff {
+        document: &'static str,
+        retry_in: std::time::Duration,
+    },
+
     /// The discovery document or the JWKS could not be used.
     #[error("the identity provider's {document} is unusable: {reason}")]
     InvalidProviderDocument {
@@ -82,6 +92,11 @@ pub enum LogtoError {
     /// was revoked, for example by a sign-out elsewhere.
     #[error("the identity provider rejected the access token")]
     AccessTokenRejected,
+
+    /// The userinfo response is about another user than the signed-in one: its `sub` is not
+    /// the ID token's (OpenID Connect Core §5.3.2), so none of it may be used.
+    #[error("the userinfo response's sub is not the signed-in user's")]
+    UserInfoSubjectMismatch,
 
     /// The revocation endpoint could not be reached or refused the request.
     #[error("the token could not be revoked: {0}")]

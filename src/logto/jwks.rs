@@ -2,7 +2,8 @@
 //!
 //! Logto serves its JWKS with `Cache-Control: no-cache`, so the cache is ours: keys are fetched
 //! with the discovery document, and fetched again only when a token names a `kid` we do not
-//! know (key rotation), at most once per `min_refetch_interval`.
+//! know (key rotation), at most once per `min_refetch_interval`, and not at all while Logto is
+//! backing off after a failure ([`ProviderHealth`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,6 +16,10 @@ use url::Url;
 
 use super::LogtoError;
 use super::discovery::fetch_document;
+use super::health::ProviderHealth;
+
+/// How the JWKS is named in errors.
+const DOCUMENT: &str = "JWKS";
 
 /// A public key ready to verify signatures, with what the JWKS says about it.
 pub(crate) struct VerificationKey {
@@ -74,30 +79,33 @@ struct RawJwks {
 /// Signing keys by `kid`, shared by all requests.
 pub(crate) struct JwksCache {
     keys: RwLock<Arc<KeyRing>>,
-    /// When the keys were last fetched; the mutex also makes concurrent re-fetches single-flight.
+    /// When the keys were last requested, successfully or not; the mutex also makes concurrent
+    /// re-fetches single-flight.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     min_refetch_interval: Duration,
+    health: Arc<ProviderHealth>,
 }
 
 impl JwksCache {
-    pub(crate) fn new(min_refetch_interval: Duration) -> Self {
+    pub(crate) fn new(min_refetch_interval: Duration, health: Arc<ProviderHealth>) -> Self {
         Self {
             keys: RwLock::default(),
             last_fetch: tokio::sync::Mutex::new(None),
             min_refetch_interval,
+            health,
         }
     }
 
-    /// Fetches the JWKS now, replacing the cached keys.
+    /// Fetches the JWKS now, replacing the cached keys. Part of discovery, which checks and
+    /// records Logto's health for the two requests together.
     pub(crate) async fn refresh(
         &self,
         http: &reqwest::Client,
         jwks_uri: &Url,
     ) -> Result<(), LogtoError> {
         let mut last_fetch = self.last_fetch.lock().await;
-        self.fetch(http, jwks_uri).await?;
         *last_fetch = Some(Instant::now());
-        Ok(())
+        self.fetch(http, jwks_uri).await
     }
 
     /// The key for a token header, fetching the JWKS again when the `kid` is new to us.
@@ -117,11 +125,15 @@ impl JwksCache {
         if let Some(key) = self.cached(kid, alg) {
             return Ok(Some(key));
         }
+        // While Logto is failing, an unknown key costs it nothing: fail fast.
+        self.health.allow_request(DOCUMENT)?;
         let recently = last_fetch.is_some_and(|at| at.elapsed() < self.min_refetch_interval);
         if !recently {
             log::info!("fetching Logto's JWKS for an unknown key id {kid:?}");
-            self.fetch(http, jwks_uri).await?;
+            // Before the request: a failed one counts against the interval too.
             *last_fetch = Some(Instant::now());
+            let fetched = self.fetch(http, jwks_uri).await;
+            self.health.record(fetched)?;
         }
         Ok(self.cached(kid, alg))
     }
@@ -136,7 +148,6 @@ impl JwksCache {
     }
 
     async fn fetch(&self, http: &reqwest::Client, jwks_uri: &Url) -> Result<(), LogtoError> {
-        const DOCUMENT: &str = "JWKS";
         let raw: RawJwks = fetch_document(http, jwks_uri.as_str(), DOCUMENT).await?;
 
         let mut ring = KeyRing::default();

@@ -55,9 +55,14 @@ pub enum TokenError {
     /// An access token whose header `typ` is not `at+jwt` (RFC 9068 §4).
     #[error("its type {0:?} is not at+jwt")]
     WrongType(Option<String>),
-    /// A logout token without the back-channel logout event.
-    #[error("it is not a logout token (no back-channel logout event)")]
+    /// A logout token without the back-channel logout event, or whose event is not a JSON
+    /// object.
+    #[error("it is not a logout token (no back-channel logout event object)")]
     NotALogoutToken,
+    /// A logout token issued longer ago than
+    /// [`LOGOUT_TOKEN_MAX_AGE`](super::LOGOUT_TOKEN_MAX_AGE) and the clock leeway.
+    #[error("it was issued too long ago")]
+    IssuedTooLongAgo,
     /// A logout token with a `nonce`, which OIDC Back-Channel Logout §2.4 forbids.
     #[error("it carries a nonce, which a logout token must not")]
     UnexpectedNonce,

@@ -6,7 +6,9 @@
 //! ID token verification against the JWKS (cached, re-fetched on an unknown `kid`), the
 //! refresh-token grant (for userinfo, an API resource or an organization), userinfo, token
 //! revocation, verification of JWT access tokens and back-channel logout tokens, and the
-//! end-session URL. Every JWT goes through one verification core.
+//! end-session URL. Every JWT goes through one verification core. When Logto's discovery
+//! document or keys cannot be fetched, it is left alone for a growing while
+//! ([`LogtoClient::health`] tells).
 //!
 //! ```no_run
 //! # async fn demo(config: logto_bookstore::logto::LogtoConfig) -> Result<(), logto_bookstore::logto::LogtoError> {
@@ -38,6 +40,7 @@ mod access_token;
 mod client;
 mod discovery;
 mod error;
+mod health;
 mod id_token;
 mod jwks;
 mod jwt;
@@ -49,9 +52,10 @@ pub use access_token::AccessTokenClaims;
 pub use client::{LogtoClient, LogtoConfig, unix_now};
 pub use discovery::ProviderMetadata;
 pub use error::{LogtoError, error_chain};
+pub use health::{Backoff, LogtoHealth};
 pub use id_token::{IdTokenClaims, decode_stored_id_token};
 pub use jwt::{ALLOWED_ALGORITHMS, Audience, TokenError};
-pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutTokenClaims};
+pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_MAX_AGE, LogoutTokenClaims};
 pub use options::{DirectSignIn, FirstScreen, Identifier, InvalidSignInOption, SignInOptions};
 pub use types::{
     CallbackParams, PendingSignIn, Refreshed, SignInStart, SignedIn, TokenSet, TokenTarget,

@@ -21,7 +21,8 @@ pub async fn profile(
     let access_token = tokens
         .access_token(&session, &mut user, &TokenTarget::UserInfo)
         .await?;
-    let userinfo = match logto.userinfo(&access_token).await {
+    // Only the ID token says who is signed in; a userinfo answer about anyone else is refused.
+    let userinfo = match logto.userinfo(&access_token, &id_token_claims.sub).await {
         Ok(userinfo) => userinfo,
         // The grant was revoked at Logto: end the session rather than show this again.
         Err(LogtoError::AccessTokenRejected) => {

@@ -1,13 +1,16 @@
 //! Back-channel logout: Logto tells the app that a Logto session ended.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use logto_bookstore::logto::Backoff;
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
+use tokio::task::JoinSet;
 
 use crate::for_both_stores;
-use crate::helpers::{Store, TestApp, location, spawn_app};
-use crate::test_idp::{LogoutMisbehaviour, LogoutTokenSpec};
+use crate::helpers::{Store, TestApp, location, spawn_app, spawn_app_with};
+use crate::test_idp::{Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour};
 
 for_both_stores!(
     a_logout_token_signs_out_that_browser_and_no_other,
@@ -95,6 +98,9 @@ async fn forged_logout_tokens_are_refused_and_change_nothing(store: Store) {
         LogoutMisbehaviour::WrongIssuer,
         LogoutMisbehaviour::MissingJti,
         LogoutMisbehaviour::AlgNone,
+        LogoutMisbehaviour::MissingExp,
+        LogoutMisbehaviour::IssuedLongAgo,
+        LogoutMisbehaviour::EventNotAnObject,
     ] {
         let token = app
             .idp()
@@ -200,6 +206,55 @@ async fn a_logout_token_for_a_user_ends_only_the_sessions_signed_in_before_it(st
 async fn next_second() {
     let now = logto_bookstore::logto::unix_now();
     while logto_bookstore::logto::unix_now() == now {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn while_the_jwks_fails_unknown_key_ids_cost_logto_one_request() {
+    let app = spawn_app_with(Store::Cookie, |logto| {
+        // Only the backoff holds the requests back, not the re-fetch interval.
+        logto.jwks_min_refetch_interval = Duration::ZERO;
+        logto.provider_backoff = Backoff {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+        };
+    })
+    .await;
+    app.sign_in().await;
+    let sid = app.idp().last_sid().expect("a Logto session id");
+    let jwks_requests = app.idp().request_count(Endpoint::Jwks);
+    app.idp().set_misbehaviour(Misbehaviour::JwksUnavailable);
+
+    // Fifty at once, as Logto's own server would send them (no cookies, fresh connections):
+    // they wait for one request, then all fail without another.
+    let logto = reqwest::Client::new();
+    let mut posts = JoinSet::new();
+    for _ in 0..50 {
+        let token = app
+            .idp()
+            .logout_token(LogoutTokenSpec::session(&sid).forged(LogoutMisbehaviour::UnknownKid));
+        let request = logto
+            .post(format!("{}/backchannel-logout", app.address))
+            .form(&[("logout_token", token)]);
+        posts.spawn(async move { request.send().await.map(|response| response.status()) });
+    }
+    while let Some(status) = posts.join_next().await {
+        assert_eq!(
+            status.unwrap().expect("answered"),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    assert_eq!(
+        app.idp().request_count(Endpoint::Jwks) - jwks_requests,
+        1,
+        "one request, then Logto is left alone"
+    );
+    assert!(is_signed_in(&app.client, &app).await);
+    // Keys already loaded still verify while Logto's JWKS is down.
+    let genuine = app.idp().logout_token(LogoutTokenSpec::session(&sid));
+    assert_eq!(post_logout_token(&app, &genuine).await, StatusCode::OK);
+    assert!(!is_signed_in(&app.client, &app).await);
+    assert_eq!(app.idp().request_count(Endpoint::Jwks) - jwks_requests, 1);
 }

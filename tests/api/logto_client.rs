@@ -6,8 +6,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use logto_bookstore::logto::{
-    CallbackParams, DirectSignIn, FirstScreen, Identifier, LogtoClient, LogtoConfig, LogtoError,
-    SignInOptions, SignedIn, TokenError, TokenTarget, decode_stored_id_token,
+    Backoff, CallbackParams, DirectSignIn, FirstScreen, Identifier, LogtoClient, LogtoConfig,
+    LogtoError, SignInOptions, SignedIn, TokenError, TokenTarget, decode_stored_id_token,
 };
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, LOCATION};
@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::helpers::{APP_ID, APP_SECRET, query_pairs, query_value, registered_client};
 use crate::test_idp::{
-    BOOKSTORE_API, Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour,
+    ANOTHER_USER_SUB, BOOKSTORE_API, Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour,
     ORGANIZATIONS_SCOPE, RegisteredClient, TestIdp, TestUser,
 };
 
@@ -256,7 +256,7 @@ async fn refresh_rotates_the_refresh_token_and_verifies_the_new_id_token() {
         refreshed.scope.as_deref(),
         Some("openid offline_access profile")
     );
-    let userinfo = fixture.client.userinfo(&refreshed.access_token).await;
+    let userinfo = fixture.client.userinfo(&refreshed.access_token, &sub).await;
     assert_eq!(userinfo.unwrap()["sub"], json!(sub), "the new token works");
 
     let again = fixture
@@ -336,7 +336,7 @@ async fn a_reused_refresh_token_revokes_the_whole_grant() {
         .unwrap_err();
     assert!(newest.is_invalid_grant(), "the newest token died too");
     assert!(matches!(
-        fixture.client.userinfo(&refreshed.access_token).await,
+        fixture.client.userinfo(&refreshed.access_token, sub).await,
         Err(LogtoError::AccessTokenRejected)
     ));
 }
@@ -416,7 +416,7 @@ async fn refresh_for_a_resource_yields_a_jwt_for_that_resource_only() {
         Err(LogtoError::InvalidAccessToken(TokenError::WrongType(Some(typ)))) if typ == "JWT"
     ));
     assert!(matches!(
-        fixture.client.userinfo(&refreshed.access_token).await,
+        fixture.client.userinfo(&refreshed.access_token, sub).await,
         Err(LogtoError::AccessTokenRejected)
     ));
 
@@ -547,9 +547,10 @@ async fn userinfo_returns_the_profile_and_rejects_bad_tokens() {
     fixture.idp.set_user(user);
     let signed_in = fixture.sign_in().await;
 
+    let sub = &signed_in.claims.sub;
     let claims = fixture
         .client
-        .userinfo(&signed_in.tokens.access_token)
+        .userinfo(&signed_in.tokens.access_token, sub)
         .await
         .expect("the profile");
     assert_eq!(claims["sub"], "user_alice");
@@ -563,7 +564,7 @@ async fn userinfo_returns_the_profile_and_rejects_bad_tokens() {
     );
 
     assert!(matches!(
-        fixture.client.userinfo("bogus").await,
+        fixture.client.userinfo("bogus", sub).await,
         Err(LogtoError::AccessTokenRejected)
     ));
 
@@ -571,10 +572,47 @@ async fn userinfo_returns_the_profile_and_rejects_bad_tokens() {
     let expired = fixture.sign_in().await;
     assert!(expired.tokens.access_token_expires_at.unwrap() <= unix_now());
     assert!(matches!(
-        fixture.client.userinfo(&expired.tokens.access_token).await,
+        fixture
+            .client
+            .userinfo(&expired.tokens.access_token, sub)
+            .await,
         Err(LogtoError::AccessTokenRejected)
     ));
     assert_eq!(fixture.idp.request_count(Endpoint::UserInfo), 3);
+}
+
+#[tokio::test]
+async fn userinfo_about_anyone_but_the_signed_in_user_is_refused() {
+    let fixture = setup(|_| {}).await;
+    let signed_in = fixture.sign_in().await;
+    let access_token = &signed_in.tokens.access_token;
+
+    fixture
+        .idp
+        .set_misbehaviour(Misbehaviour::UserInfoForAnotherUser);
+    let error = fixture
+        .client
+        .userinfo(access_token, &signed_in.claims.sub)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LogtoError::UserInfoSubjectMismatch),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains(ANOTHER_USER_SUB));
+
+    fixture.idp.set_misbehaviour(Misbehaviour::None);
+    assert!(matches!(
+        fixture.client.userinfo(access_token, "user_bob").await,
+        Err(LogtoError::UserInfoSubjectMismatch)
+    ));
+    assert!(
+        fixture
+            .client
+            .userinfo(access_token, &signed_in.claims.sub)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -598,7 +636,7 @@ async fn a_revoked_refresh_token_is_unusable() {
         matches!(
             fixture
                 .client
-                .userinfo(&signed_in.tokens.access_token)
+                .userinfo(&signed_in.tokens.access_token, &signed_in.claims.sub)
                 .await,
             Err(LogtoError::AccessTokenRejected)
         ),
@@ -679,6 +717,11 @@ async fn logout_tokens_are_verified_and_forgeries_rejected() {
     assert_eq!(claims.sub, None);
     assert_eq!(claims.iss, fixture.client.issuer());
     assert!(!claims.jti.is_empty());
+    assert_eq!(
+        claims.exp - claims.iat,
+        120,
+        "the caller learns when it expires"
+    );
 
     let by_user = LogoutTokenSpec {
         sub: Some("user_alice".to_owned()),
@@ -726,6 +769,24 @@ async fn logout_tokens_are_verified_and_forgeries_rejected() {
             TokenError::Malformed,
         ),
         (
+            genuine.clone().forged(LogoutMisbehaviour::MissingExp),
+            TokenError::MissingClaim("exp".to_owned()),
+        ),
+        (
+            genuine.clone().forged(LogoutMisbehaviour::IssuedLongAgo),
+            TokenError::IssuedTooLongAgo,
+        ),
+        (
+            genuine.clone().forged(LogoutMisbehaviour::EventNotAnObject),
+            TokenError::NotALogoutToken,
+        ),
+        (
+            genuine.clone().forged(LogoutMisbehaviour::UnknownKid),
+            TokenError::UnknownKey {
+                kid: Some("unknown-kid".to_owned()),
+            },
+        ),
+        (
             LogoutTokenSpec::default(),
             TokenError::MissingClaim("sid or sub".to_owned()),
         ),
@@ -757,6 +818,160 @@ async fn logout_tokens_are_verified_and_forgeries_rejected() {
         .verify_logout_token(&fixture.idp.logout_token(genuine))
         .await
         .expect("a token signed with a new key is verified after a JWKS refetch");
+}
+
+/// A backoff short enough for a test to wait it out.
+const SHORT_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(500),
+    max: Duration::from_secs(60),
+};
+
+#[tokio::test]
+async fn after_a_jwks_failure_logto_is_left_alone_until_the_backoff_has_passed() {
+    let fixture = setup(|config| {
+        config.jwks_min_refetch_interval = Duration::ZERO;
+        config.provider_backoff = SHORT_BACKOFF;
+    })
+    .await;
+    fixture.client.prefetch().await.expect("Logto is up");
+    assert!(!fixture.client.health().is_down());
+    let jwks_requests = fixture.idp.request_count(Endpoint::Jwks);
+    fixture.idp.set_misbehaviour(Misbehaviour::JwksUnavailable);
+    fixture.idp.rotate_signing_key();
+    let new_key_token = fixture
+        .idp
+        .logout_token(LogoutTokenSpec::session("a-logto-session"));
+
+    assert!(matches!(
+        fixture.client.verify_logout_token(&new_key_token).await,
+        Err(LogtoError::ProviderStatus {
+            document: "JWKS",
+            status: 503
+        })
+    ));
+    for _ in 0..10 {
+        assert!(matches!(
+            fixture.client.verify_logout_token(&new_key_token).await,
+            Err(LogtoError::ProviderBackingOff {
+                document: "JWKS",
+                ..
+            })
+        ));
+    }
+    assert_eq!(fixture.idp.request_count(Endpoint::Jwks) - jwks_requests, 1);
+    let health = fixture.client.health();
+    assert!(health.is_down());
+    assert_eq!(health.consecutive_failures, 1);
+    assert!(health.retry_in <= SHORT_BACKOFF.initial);
+    assert!(
+        fixture
+            .client
+            .start_sign_in(&SignInOptions::default())
+            .await
+            .is_ok(),
+        "discovery was loaded before: sign-in still starts"
+    );
+
+    fixture.idp.set_misbehaviour(Misbehaviour::None);
+    tokio::time::sleep(fixture.client.health().retry_in).await;
+    let claims = fixture
+        .client
+        .verify_logout_token(&new_key_token)
+        .await
+        .expect("verified with the new key once Logto answers again");
+    assert_eq!(claims.sid.as_deref(), Some("a-logto-session"));
+    assert_eq!(fixture.idp.request_count(Endpoint::Jwks) - jwks_requests, 2);
+    assert!(!fixture.client.health().is_down());
+}
+
+#[tokio::test]
+async fn a_failed_jwks_request_counts_against_the_refetch_interval() {
+    let interval = Duration::from_millis(500);
+    let fixture = setup(|config| {
+        config.jwks_min_refetch_interval = interval;
+        // No backoff: only the re-fetch interval holds the requests back.
+        config.provider_backoff = Backoff {
+            initial: Duration::ZERO,
+            max: Duration::ZERO,
+        };
+    })
+    .await;
+    fixture.client.prefetch().await.expect("Logto is up");
+    // Wait out the interval after the successful fetch.
+    tokio::time::sleep(interval).await;
+    let jwks_requests = fixture.idp.request_count(Endpoint::Jwks);
+    fixture.idp.set_misbehaviour(Misbehaviour::JwksUnavailable);
+    let unknown_kid = fixture.idp.logout_token(
+        LogoutTokenSpec::session("a-logto-session").forged(LogoutMisbehaviour::UnknownKid),
+    );
+
+    assert!(matches!(
+        fixture.client.verify_logout_token(&unknown_kid).await,
+        Err(LogtoError::ProviderStatus { status: 503, .. })
+    ));
+    for _ in 0..10 {
+        assert!(matches!(
+            fixture.client.verify_logout_token(&unknown_kid).await,
+            Err(LogtoError::InvalidLogoutToken(
+                TokenError::UnknownKey { .. }
+            ))
+        ));
+    }
+    assert_eq!(
+        fixture.idp.request_count(Endpoint::Jwks) - jwks_requests,
+        1,
+        "the failed request started the interval"
+    );
+}
+
+#[tokio::test]
+async fn after_a_discovery_failure_sign_in_fails_fast_until_the_backoff_has_passed() {
+    let fixture = setup(|config| config.provider_backoff = SHORT_BACKOFF).await;
+    fixture
+        .idp
+        .set_misbehaviour(Misbehaviour::DiscoveryUnavailable);
+
+    let first = fixture
+        .client
+        .start_sign_in(&SignInOptions::default())
+        .await;
+    assert!(
+        matches!(
+            first,
+            Err(LogtoError::ProviderStatus {
+                document: "discovery document",
+                status: 503
+            })
+        ),
+        "{first:?}"
+    );
+    for _ in 0..10 {
+        assert!(matches!(
+            fixture
+                .client
+                .start_sign_in(&SignInOptions::default())
+                .await,
+            Err(LogtoError::ProviderBackingOff {
+                document: "discovery document",
+                ..
+            })
+        ));
+    }
+    assert!(matches!(
+        fixture.client.prefetch().await,
+        Err(LogtoError::ProviderBackingOff { .. })
+    ));
+    assert_eq!(fixture.idp.request_count(Endpoint::Discovery), 1);
+    let health = fixture.client.health();
+    assert!(health.is_down());
+    assert!(health.down_since.unwrap() <= std::time::SystemTime::now());
+
+    fixture.idp.set_misbehaviour(Misbehaviour::None);
+    tokio::time::sleep(health.retry_in).await;
+    fixture.sign_in().await;
+    assert_eq!(fixture.idp.request_count(Endpoint::Discovery), 2);
+    assert_eq!(fixture.idp.request_count(Endpoint::Jwks), 1);
+    assert!(!fixture.client.health().is_down());
 }
 
 #[tokio::test]

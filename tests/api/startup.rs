@@ -1,10 +1,23 @@
 use std::net::TcpListener;
 use std::process::Command;
+use std::time::Duration;
 
+use logto_bookstore::logto::Backoff;
 use reqwest::StatusCode;
 
-use crate::helpers::{Store, free_port, registered_client, spawn_app_on};
-use crate::test_idp::{Endpoint, TestIdp};
+use crate::helpers::{Store, TestApp, free_port, registered_client, spawn_app_on};
+use crate::test_idp::{Endpoint, Misbehaviour, TestIdp};
+
+/// Polls `/readyz` (which loads Logto's documents once the backoff allows) until it is 200.
+async fn wait_until_ready(app: &TestApp) {
+    for _ in 0..250 {
+        if app.get("/readyz").await.status() == StatusCode::OK {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the app did not load Logto's documents once Logto was up");
+}
 
 #[tokio::test]
 async fn the_app_starts_while_logto_is_down_and_signs_in_once_it_is_up() {
@@ -16,7 +29,12 @@ async fn the_app_starts_while_logto_is_down_and_signs_in_once_it_is_up() {
         Store::Cookie,
         &format!("http://127.0.0.1:{idp_port}"),
         None,
-        |_| {},
+        |logto| {
+            logto.provider_backoff = Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(400),
+            };
+        },
     )
     .await;
 
@@ -33,13 +51,54 @@ async fn the_app_starts_while_logto_is_down_and_signs_in_once_it_is_up() {
     assert_eq!(app.session_cookie(), None);
 
     let idp = TestIdp::start_on_port(registered_client(&address), idp_port).await;
+    // Logto is asked again only once the backoff after the failures has passed.
+    wait_until_ready(&app).await;
     let callback = app.sign_in().await;
     assert_eq!(callback.status(), StatusCode::SEE_OTHER);
     assert!(app.home_page().await.contains("Signed in as"));
-    // Discovery and keys were loaded at /sign-in, so the callback cost one token request.
+    // Discovery and keys were loaded once, so the callback cost one token request.
     assert_eq!(idp.request_count(Endpoint::Discovery), 1);
     assert_eq!(idp.request_count(Endpoint::Jwks), 1);
     assert_eq!(idp.request_count(Endpoint::Token), 1);
+}
+
+#[tokio::test]
+async fn while_logto_fails_sign_in_answers_at_once_without_asking_it_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let idp = TestIdp::start(registered_client(&address)).await;
+    idp.set_misbehaviour(Misbehaviour::DiscoveryUnavailable);
+    let app = spawn_app_on(listener, Store::Cookie, &idp.endpoint(), None, |logto| {
+        logto.provider_backoff = Backoff {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+        };
+    })
+    .await;
+
+    for _ in 0..20 {
+        let sign_in = app.get("/sign-in").await;
+        assert_eq!(sign_in.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            sign_in
+                .text()
+                .await
+                .unwrap()
+                .contains("Identity provider unavailable")
+        );
+    }
+    assert_eq!(
+        app.get("/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    assert_eq!(
+        idp.request_count(Endpoint::Discovery),
+        1,
+        "asked once (at start-up or by the first sign-in), then left alone"
+    );
+    assert_eq!(idp.request_count(Endpoint::Jwks), 0);
+    assert_eq!(app.session_cookie(), None);
 }
 
 #[test]

@@ -40,6 +40,11 @@ const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
 const TOKEN_LIFETIME_SECS: i64 = 3600;
 /// Lifetime of logout tokens, in seconds.
 const LOGOUT_TOKEN_LIFETIME_SECS: i64 = 120;
+/// Age of a [`LogoutMisbehaviour::IssuedLongAgo`] token, in seconds: seven minutes, past the
+/// five that Back-Channel Logout receivers accept plus the usual minute of clock leeway.
+const OLD_LOGOUT_TOKEN_AGE_SECS: i64 = 7 * 60;
+/// `sub` that `/oidc/me` answers with under [`Misbehaviour::UserInfoForAnotherUser`].
+pub const ANOTHER_USER_SUB: &str = "user_mallory";
 /// The API resource indicator the IdP knows, like one registered in Logto's console.
 pub const BOOKSTORE_API: &str = "https://api.bookstore.example";
 /// The permissions (scopes) of [`BOOKSTORE_API`].
@@ -120,7 +125,7 @@ impl TestUser {
     }
 }
 
-/// A fault the IdP injects into the ID token or the token endpoint, until changed. The claim
+/// A fault the IdP injects into the ID token or one of its endpoints, until changed. The claim
 /// and signature faults (all but the nonce, `at_hash` and endpoint ones) also hit JWT access
 /// tokens. ID tokens from the refresh grant carry a nonce or `at_hash` only when a fault adds
 /// one.
@@ -154,6 +159,12 @@ pub enum Misbehaviour {
     TokenEndpointError500,
     /// The token endpoint answers 200 `application/json` with truncated JSON.
     TokenEndpointInvalidJson,
+    /// The discovery endpoint answers 503 (Logto starting, or failing behind its proxy).
+    DiscoveryUnavailable,
+    /// The JWKS endpoint answers 503; discovery still works.
+    JwksUnavailable,
+    /// `/oidc/me` answers for another user: its `sub` is [`ANOTHER_USER_SUB`].
+    UserInfoForAnotherUser,
 }
 
 /// The IdP endpoints whose requests are counted, see [`TestIdp::request_count`].
@@ -231,6 +242,14 @@ pub enum LogoutMisbehaviour {
     MissingJti,
     /// Unsigned: header `{"alg":"none"}` and an empty signature.
     AlgNone,
+    /// No `exp` claim.
+    MissingExp,
+    /// `iat` seven minutes ago (`exp` still ahead): older than receivers accept.
+    IssuedLongAgo,
+    /// The back-channel logout event's value is `true` instead of a JSON object.
+    EventNotAnObject,
+    /// Signed with a key that is not published, under `kid` `"unknown-kid"`.
+    UnknownKid,
 }
 
 /// A running test IdP; dropping it without [`TestIdp::stop`] leaves it running until the
@@ -763,6 +782,10 @@ impl IdpState {
             LogoutMisbehaviour::Expired => {
                 (now - 2 * TOKEN_LIFETIME_SECS, now - TOKEN_LIFETIME_SECS)
             }
+            LogoutMisbehaviour::IssuedLongAgo => (
+                now - OLD_LOGOUT_TOKEN_AGE_SECS,
+                now + LOGOUT_TOKEN_LIFETIME_SECS,
+            ),
             _ => (now, now + LOGOUT_TOKEN_LIFETIME_SECS),
         };
         let issuer = match spec.misbehaviour {
@@ -797,6 +820,15 @@ impl IdpState {
             LogoutMisbehaviour::MissingJti => {
                 claims.remove("jti");
             }
+            LogoutMisbehaviour::MissingExp => {
+                claims.remove("exp");
+            }
+            LogoutMisbehaviour::EventNotAnObject => {
+                claims.insert(
+                    "events".to_owned(),
+                    json!({ BACKCHANNEL_LOGOUT_EVENT: true }),
+                );
+            }
             _ => {}
         }
 
@@ -807,6 +839,15 @@ impl IdpState {
                 es384_jwt(&claims, &key.kid, "logout+jwt", &impostor.encoding_key())
             }
             LogoutMisbehaviour::AlgNone => unsigned_jwt(&claims, "logout+jwt"),
+            LogoutMisbehaviour::UnknownKid => {
+                let unpublished = SigningKey::generate();
+                es384_jwt(
+                    &claims,
+                    UNKNOWN_KID,
+                    "logout+jwt",
+                    &unpublished.encoding_key(),
+                )
+            }
             _ => es384_jwt(&claims, &key.kid, "logout+jwt", &key.encoding_key()),
         }
     }
@@ -936,6 +977,9 @@ fn claims_map<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
 
 async fn discovery(state: web::Data<IdpState>, request: HttpRequest) -> HttpResponse {
     state.count(Endpoint::Discovery);
+    if state.lock().misbehaviour == Misbehaviour::DiscoveryUnavailable {
+        return service_unavailable();
+    }
     let issuer = &state.issuer;
     // As in oidc-provider (so in Logto), the endpoints follow the request's Host; only the
     // issuer is fixed.
@@ -977,6 +1021,9 @@ async fn discovery(state: web::Data<IdpState>, request: HttpRequest) -> HttpResp
 
 async fn jwks(state: web::Data<IdpState>) -> HttpResponse {
     state.count(Endpoint::Jwks);
+    if state.lock().misbehaviour == Misbehaviour::JwksUnavailable {
+        return service_unavailable();
+    }
     let keys = state
         .lock()
         .signing_keys
@@ -1375,6 +1422,7 @@ async fn userinfo(state: web::Data<IdpState>, request: HttpRequest) -> HttpRespo
         return challenge(400, "invalid_request", "no access token provided");
     };
     let shared = state.lock();
+    let for_another_user = shared.misbehaviour == Misbehaviour::UserInfoForAnotherUser;
     let sign_in = shared
         .access_tokens
         .get(token)
@@ -1384,9 +1432,15 @@ async fn userinfo(state: web::Data<IdpState>, request: HttpRequest) -> HttpRespo
         .map(|grant| grant.sign_in.clone());
     drop(shared);
     match sign_in {
-        Some(sign_in) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(state.userinfo_claims(&sign_in)),
+        Some(sign_in) => {
+            let mut claims = state.userinfo_claims(&sign_in);
+            if for_another_user {
+                claims.insert("sub".to_owned(), json!(ANOTHER_USER_SUB));
+            }
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(claims)
+        }
         None => challenge(401, "invalid_token", "invalid token provided"),
     }
 }
@@ -1513,6 +1567,13 @@ fn see_other(location: Url) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.as_str()))
         .finish()
+}
+
+/// What Logto's proxy answers while Logto is down or starting.
+fn service_unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type(ContentType::html())
+        .body("<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>")
 }
 
 fn plain_bad_request(message: &'static str) -> HttpResponse {

@@ -1181,6 +1181,63 @@ async fn logout_tokens_are_signed_like_id_tokens_and_forged_on_demand() {
     let unsigned = forged(LogoutMisbehaviour::AlgNone);
     assert_eq!(jwt_part(&unsigned, 0)["alg"], "none");
     assert!(unsigned.ends_with('.'));
+
+    let without_exp = forged(LogoutMisbehaviour::MissingExp);
+    assert!(jwt_part(&without_exp, 1).get("exp").is_none());
+    let old = verify(&forged(LogoutMisbehaviour::IssuedLongAgo), published, &idp).unwrap();
+    assert!(old["iat"].as_i64().unwrap() <= unix_now() - 7 * 60);
+    assert!(old["exp"].as_i64().unwrap() > unix_now(), "not expired");
+    let not_an_object = verify(
+        &forged(LogoutMisbehaviour::EventNotAnObject),
+        published,
+        &idp,
+    )
+    .unwrap();
+    assert_eq!(
+        not_an_object["events"],
+        json!({ "http://schemas.openid.net/event/backchannel-logout": true })
+    );
+    let unknown_kid = forged(LogoutMisbehaviour::UnknownKid);
+    assert_eq!(jwt_part(&unknown_kid, 0)["kid"], "unknown-kid");
+    assert_eq!(jwt_part(&unknown_kid, 1)["sid"], "the-sid");
+}
+
+#[tokio::test]
+async fn endpoint_faults_make_discovery_jwks_or_userinfo_fail() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    let tokens = sign_in(&idp, &http).await;
+    let get = |path: &str| http.get(format!("{}{path}", idp.issuer())).send();
+
+    idp.set_misbehaviour(Misbehaviour::DiscoveryUnavailable);
+    let discovery = get("/.well-known/openid-configuration").await.unwrap();
+    assert_eq!(discovery.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get("/jwks").await.unwrap().status(), StatusCode::OK);
+
+    idp.set_misbehaviour(Misbehaviour::JwksUnavailable);
+    assert_eq!(
+        get("/jwks").await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let discovery = get("/.well-known/openid-configuration").await.unwrap();
+    assert_eq!(discovery.status(), StatusCode::OK);
+
+    idp.set_misbehaviour(Misbehaviour::UserInfoForAnotherUser);
+    let response = userinfo(&idp, &http, &tokens.access_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let claims: Value = response.json().await.unwrap();
+    assert_eq!(claims["sub"], ANOTHER_USER_SUB);
+    assert_eq!(claims["name"], "Alice Liddell", "only the sub is changed");
+
+    idp.set_misbehaviour(Misbehaviour::None);
+    let claims: Value = userinfo(&idp, &http, &tokens.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(claims["sub"], "user_alice");
+    assert_eq!(idp.request_count(Endpoint::Discovery), 2);
+    assert_eq!(idp.request_count(Endpoint::Jwks), 2);
 }
 
 #[tokio::test]

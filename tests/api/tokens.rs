@@ -10,13 +10,39 @@ use crate::helpers::{
     API_RESOURCE, Store, assert_cookies_fit_in_a_browser, spawn_app, spawn_app_with,
 };
 use crate::sign_in::signed_in_app;
-use crate::test_idp::{Endpoint, ORGANIZATIONS_SCOPE, TestUser};
+use crate::test_idp::{ANOTHER_USER_SUB, Endpoint, Misbehaviour, ORGANIZATIONS_SCOPE, TestUser};
 
 for_both_stores!(
     twenty_concurrent_requests_with_an_expired_token_refresh_it_once,
     a_refused_refresh_ends_the_session_with_a_notice_instead_of_a_loop,
     a_revoked_access_token_at_userinfo_also_ends_the_session,
+    a_userinfo_answer_about_another_user_is_refused_and_the_session_kept,
 );
+
+async fn a_userinfo_answer_about_another_user_is_refused_and_the_session_kept(store: Store) {
+    let app = signed_in_app(store).await;
+    app.idp()
+        .set_misbehaviour(Misbehaviour::UserInfoForAnotherUser);
+
+    let response = app.get("/profile").await;
+
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Identity provider error"), "{page}");
+    assert!(page.contains("the profile of another account"));
+    assert!(
+        !page.contains(ANOTHER_USER_SUB),
+        "nothing of that answer is shown"
+    );
+    assert!(
+        app.home_page().await.contains("Signed in as"),
+        "the visitor stays signed in"
+    );
+    assert_eq!(app.idp().request_count(Endpoint::UserInfo), 1);
+
+    app.idp().set_misbehaviour(Misbehaviour::None);
+    assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+}
 
 async fn a_revoked_access_token_at_userinfo_also_ends_the_session(store: Store) {
     let app = signed_in_app(store).await;
