@@ -171,6 +171,9 @@ struct Provider {
     oauth: OAuthClient,
 }
 
+/// What the token endpoint is called in errors and in the health record.
+const TOKEN_ENDPOINT: &str = "token endpoint";
+
 /// A Logto client for one application. Cheap to share behind an `Arc`; all state is cached.
 pub struct LogtoClient {
     config: LogtoConfig,
@@ -288,13 +291,15 @@ impl LogtoClient {
         let provider = self.provider().await?;
         self.check_response_issuer(&provider.metadata, params.iss.as_deref())?;
 
+        self.health.allow_request(TOKEN_ENDPOINT)?;
         let response = provider
             .oauth
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.code_verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(token_request_error)?;
+            .map_err(token_request_error);
+        let response = self.health.record_answer(response)?;
 
         let id_token = response
             .extra_fields()
@@ -341,10 +346,12 @@ impl LogtoClient {
             TokenTarget::Resource(resource) => request.add_extra_param("resource", resource),
             TokenTarget::Organization(id) => request.add_extra_param("organization_id", id),
         };
+        self.health.allow_request(TOKEN_ENDPOINT)?;
         let response = request
             .request_async(&self.http)
             .await
-            .map_err(token_request_error)?;
+            .map_err(token_request_error);
+        let response = self.health.record_answer(response)?;
 
         let access_token = response.access_token().secret().clone();
         let id_token = response.extra_fields().id_token.clone();

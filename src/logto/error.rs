@@ -108,6 +108,18 @@ impl LogtoError {
     pub fn is_invalid_grant(&self) -> bool {
         matches!(self, Self::TokenRejected { error, .. } if error == "invalid_grant")
     }
+
+    /// True when Logto did not answer, or answered with something that is not a response of
+    /// its protocol (an error page, a 5xx): Logto is down rather than saying no.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::ProviderUnreachable { .. }
+            | Self::TokenEndpointUnreachable(_)
+            | Self::InvalidTokenResponse(_) => true,
+            Self::ProviderStatus { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// `error` and its sources on one line, for logs.

@@ -111,6 +111,19 @@ impl ProviderHealth {
         result
     }
 
+    /// Records how a request to Logto's token endpoint ended. Only a failure that says Logto
+    /// is down (no answer, or one that is not a token response) counts against it: a refusal
+    /// such as `invalid_grant` is an answer, and Logto is up.
+    pub(crate) fn record_answer<T>(&self, result: Result<T, LogtoError>) -> Result<T, LogtoError> {
+        match &result {
+            Err(error) if error.is_outage() => {
+                self.record_failure(Instant::now(), SystemTime::now(), error);
+            }
+            _ => self.record_success(),
+        }
+        result
+    }
+
     /// A copy of the current health.
     pub(crate) fn report(&self) -> LogtoHealth {
         self.report_at(Instant::now())

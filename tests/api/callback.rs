@@ -1,11 +1,14 @@
 //! Every way a callback can go wrong ends on a templated error page, with no user signed in,
 //! no session left behind, and no panic.
 
+use std::time::Duration;
+
+use logto_bookstore::logto::Backoff;
 use reqwest::StatusCode;
 
 use crate::for_both_stores;
-use crate::helpers::{Store, TestApp, query_pairs, query_value, spawn_app};
-use crate::test_idp::Misbehaviour;
+use crate::helpers::{Store, TestApp, query_pairs, query_value, spawn_app, spawn_app_with};
+use crate::test_idp::{Endpoint, Misbehaviour};
 
 /// Opens `callback` and checks the error page and that nobody is signed in afterwards.
 async fn assert_rejected(
@@ -64,6 +67,8 @@ fn with_param(callback: &str, name: &str, value: Option<&str>) -> String {
 for_both_stores!(
     every_forged_or_broken_id_token_is_rejected,
     a_token_endpoint_failure_is_a_bad_gateway,
+    while_the_token_endpoint_fails_callbacks_do_not_ask_it_again,
+    a_refused_code_does_not_count_as_an_outage,
     a_refusal_by_logto_shows_its_description_escaped,
     a_callback_without_code_is_rejected,
     a_callback_with_another_state_is_rejected,
@@ -99,11 +104,11 @@ async fn every_forged_or_broken_id_token_is_rejected(store: Store) {
 }
 
 async fn a_token_endpoint_failure_is_a_bad_gateway(store: Store) {
-    let app = spawn_app(store).await;
     for misbehaviour in [
         Misbehaviour::TokenEndpointError500,
         Misbehaviour::TokenEndpointInvalidJson,
     ] {
+        let app = spawn_app(store).await;
         app.idp().set_misbehaviour(misbehaviour);
         let callback = app.authorize().await;
         assert_rejected(
@@ -114,6 +119,52 @@ async fn a_token_endpoint_failure_is_a_bad_gateway(store: Store) {
         )
         .await;
     }
+}
+
+/// A failing token endpoint is asked once, then left alone for the backoff: callbacks (which
+/// anyone can send, with an attempt of their own) answer the 503 page at once meanwhile.
+async fn while_the_token_endpoint_fails_callbacks_do_not_ask_it_again(store: Store) {
+    let app = spawn_app_with(store, |logto| {
+        logto.provider_backoff = Backoff {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+        };
+    })
+    .await;
+    app.idp()
+        .set_misbehaviour(Misbehaviour::TokenEndpointError500);
+    let first = app.authorize().await;
+    assert_rejected(
+        &app,
+        &first,
+        StatusCode::BAD_GATEWAY,
+        "Identity provider error",
+    )
+    .await;
+
+    for _ in 0..5 {
+        let callback = app.authorize().await;
+        assert_rejected(
+            &app,
+            &callback,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Identity provider unavailable",
+        )
+        .await;
+    }
+
+    assert_eq!(app.idp().request_count(Endpoint::Token), 1);
+}
+
+/// Logto saying no (`invalid_grant` for a code it does not know) is an answer: it does not
+/// hold back the next sign-in.
+async fn a_refused_code_does_not_count_as_an_outage(store: Store) {
+    let app = spawn_app(store).await;
+    let callback = app.authorize().await;
+    let forged = callback.replace("code=", "code=forged");
+    assert_rejected(&app, &forged, StatusCode::BAD_REQUEST, "Sign-in failed").await;
+
+    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
 }
 
 async fn a_refusal_by_logto_shows_its_description_escaped(store: Store) {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use logto_bookstore::logto::Backoff;
 use reqwest::StatusCode;
 use tokio::task::JoinSet;
 
@@ -281,4 +282,30 @@ async fn a_full_cookie_drops_cached_access_tokens_and_never_the_rotated_refresh_
         1 + organizations.len() + 2,
         "every refresh succeeded with the latest refresh token"
     );
+}
+
+/// With the cookie store a due session is checked with Logto on the next page. While Logto's
+/// token endpoint fails, the visitor stays signed in, and Logto is asked once per backoff,
+/// not on every page.
+#[tokio::test]
+async fn while_logto_fails_a_due_session_is_kept_and_logto_is_asked_once() {
+    let app = spawn_app_with(Store::Cookie, |logto| {
+        logto.provider_backoff = Backoff {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+        };
+    })
+    .await;
+    app.idp().set_access_token_ttl(62);
+    app.sign_in().await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    app.idp()
+        .set_misbehaviour(Misbehaviour::TokenEndpointError500);
+    let token_requests = app.idp().request_count(Endpoint::Token);
+
+    for _ in 0..5 {
+        assert!(app.home_page().await.contains("Signed in as"));
+    }
+
+    assert_eq!(app.idp().request_count(Endpoint::Token) - token_requests, 1);
 }
