@@ -132,6 +132,18 @@ impl AppError {
                     Retry::SignIn,
                 )
             },
+            Self::Logto(rejected @ L::TokenRejected { error, description })
+                if rejected.is_token_endpoint_failure() =>
+            {
+                PageText {
+                    detail: Some(with_description(error, description.as_deref())),
+                    ..text(
+                        t.error_provider_failed_title,
+                        t.error_provider_failed_message,
+                        Retry::SignIn,
+                    )
+                }
+            }
             Self::Logto(L::TokenRejected { error, description }) => PageText {
                 detail: Some(with_description(error, description.as_deref())),
                 ..text(
@@ -330,6 +342,9 @@ impl ResponseError for AppError {
             Self::Logto(error) => match error {
                 L::AuthorizationDenied { error, .. } if error == "access_denied" => {
                     StatusCode::FORBIDDEN
+                }
+                rejected @ L::TokenRejected { .. } if rejected.is_token_endpoint_failure() => {
+                    StatusCode::BAD_GATEWAY
                 }
                 L::AuthorizationDenied { .. }
                 | L::MissingCode

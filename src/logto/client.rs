@@ -2,6 +2,8 @@
 //! signed-in session needs afterwards: refresh, userinfo, revocation, and verification of
 //! access and logout tokens.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,10 +14,10 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse,
-    TokenResponse, TokenUrl,
+    AsyncHttpClient, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, HttpClientError, HttpRequest, HttpResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -174,6 +176,32 @@ struct Provider {
 /// What the token endpoint is called in errors and in the health record.
 const TOKEN_ENDPOINT: &str = "token endpoint";
 
+type HttpResult = Result<HttpResponse, HttpClientError<reqwest::Error>>;
+
+/// The HTTP status of a token-endpoint answer; 0 until one arrives.
+#[derive(Default)]
+struct AnswerStatus(AtomicU16);
+
+impl AnswerStatus {
+    /// Whether a failed token request says that Logto is down rather than no: no answer, a
+    /// 5xx, Logto's own `server_error` or `temporarily_unavailable`, or a 2xx that is not a
+    /// token response. Never a 4xx otherwise: anyone can make a callback's code exchange end
+    /// in one (a forged code, a front end that refuses it), and that must not hold back
+    /// everyone else's sign-in.
+    fn says_logto_is_down(&self, error: &LogtoError) -> bool {
+        let status = self.0.load(Ordering::Relaxed);
+        let server_failed = status >= 500;
+        match error {
+            LogtoError::TokenEndpointUnreachable(_) => true,
+            LogtoError::TokenRejected { error, .. } => {
+                server_failed
+                    || matches!(error.as_str(), "server_error" | "temporarily_unavailable")
+            }
+            _ => status == 0 || server_failed || (200..300).contains(&status),
+        }
+    }
+}
+
 /// A Logto client for one application. Cheap to share behind an `Arc`; all state is cached.
 pub struct LogtoClient {
     config: LogtoConfig,
@@ -292,14 +320,17 @@ impl LogtoClient {
         self.check_response_issuer(&provider.metadata, params.iss.as_deref())?;
 
         self.health.allow_request(TOKEN_ENDPOINT)?;
+        let status = AnswerStatus::default();
         let response = provider
             .oauth
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.code_verifier.clone()))
-            .request_async(&self.http)
+            .request_async(&self.noting_status(&status))
             .await
             .map_err(token_request_error);
-        let response = self.health.record_answer(response)?;
+        let response = self
+            .health
+            .record_outcome(response, |error| status.says_logto_is_down(error))?;
 
         let id_token = response
             .extra_fields()
@@ -347,11 +378,14 @@ impl LogtoClient {
             TokenTarget::Organization(id) => request.add_extra_param("organization_id", id),
         };
         self.health.allow_request(TOKEN_ENDPOINT)?;
+        let status = AnswerStatus::default();
         let response = request
-            .request_async(&self.http)
+            .request_async(&self.noting_status(&status))
             .await
             .map_err(token_request_error);
-        let response = self.health.record_answer(response)?;
+        let response = self
+            .health
+            .record_outcome(response, |error| status.says_logto_is_down(error))?;
 
         let access_token = response.access_token().secret().clone();
         let id_token = response.extra_fields().id_token.clone();
@@ -538,6 +572,23 @@ impl LogtoClient {
             }
         }
         Ok(url)
+    }
+
+    /// The HTTP client for one token request, noting the answer's status in `status`: oauth2
+    /// keeps it to itself, and Logto's health needs it to tell an outage from a refusal.
+    fn noting_status<'a>(
+        &'a self,
+        status: &'a AnswerStatus,
+    ) -> impl Fn(HttpRequest) -> Pin<Box<dyn Future<Output = HttpResult> + Send + 'a>> + 'a {
+        move |request| {
+            Box::pin(async move {
+                let response = self.http.call(request).await?;
+                status
+                    .0
+                    .store(response.status().as_u16(), Ordering::Relaxed);
+                Ok(response)
+            })
+        }
     }
 
     /// RFC 9207: a provider that announces `iss` must send it, and it must be the issuer.

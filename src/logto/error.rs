@@ -109,16 +109,14 @@ impl LogtoError {
         matches!(self, Self::TokenRejected { error, .. } if error == "invalid_grant")
     }
 
-    /// True when Logto did not answer, or answered with something that is not a response of
-    /// its protocol (an error page, a 5xx): Logto is down rather than saying no.
-    pub fn is_outage(&self) -> bool {
-        match self {
-            Self::ProviderUnreachable { .. }
-            | Self::TokenEndpointUnreachable(_)
-            | Self::InvalidTokenResponse(_) => true,
-            Self::ProviderStatus { status, .. } => *status >= 500,
-            _ => false,
-        }
+    /// True for Logto's own `server_error` or `temporarily_unavailable` from the token
+    /// endpoint (RFC 6749 §5.2, §4.1.2.1): Logto failed, not the request.
+    pub fn is_token_endpoint_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::TokenRejected { error, .. }
+                if error == "server_error" || error == "temporarily_unavailable"
+        )
     }
 }
 

@@ -1,6 +1,7 @@
-//! Logto's health as this client sees it, from its public documents (discovery and JWKS).
+//! Logto's health as this client sees it, from its public documents (discovery and JWKS) and
+//! its token endpoint.
 //!
-//! Those documents are fetched on behalf of anonymous requests (a sign-in, a back-channel
+//! These are asked on behalf of anonymous requests (a sign-in, a callback, a back-channel
 //! logout naming an unknown key), so a failing Logto must not be asked again on every such
 //! request. After a failure, no request goes to Logto until the backoff has passed: it starts
 //! at [`Backoff::initial`] and doubles with each failure in a row up to [`Backoff::max`]. A
@@ -111,12 +112,16 @@ impl ProviderHealth {
         result
     }
 
-    /// Records how a request to Logto's token endpoint ended. Only a failure that says Logto
-    /// is down (no answer, or one that is not a token response) counts against it: a refusal
-    /// such as `invalid_grant` is an answer, and Logto is up.
-    pub(crate) fn record_answer<T>(&self, result: Result<T, LogtoError>) -> Result<T, LogtoError> {
+    /// Records how a request to one of Logto's endpoints ended, where only the failures that
+    /// `is_outage` picks count against it: a refusal such as `invalid_grant` is an answer,
+    /// and Logto is up.
+    pub(crate) fn record_outcome<T>(
+        &self,
+        result: Result<T, LogtoError>,
+        is_outage: impl FnOnce(&LogtoError) -> bool,
+    ) -> Result<T, LogtoError> {
         match &result {
-            Err(error) if error.is_outage() => {
+            Err(error) if is_outage(error) => {
                 self.record_failure(Instant::now(), SystemTime::now(), error);
             }
             _ => self.record_success(),

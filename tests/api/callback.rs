@@ -124,47 +124,63 @@ async fn a_token_endpoint_failure_is_a_bad_gateway(store: Store) {
 /// A failing token endpoint is asked once, then left alone for the backoff: callbacks (which
 /// anyone can send, with an attempt of their own) answer the 503 page at once meanwhile.
 async fn while_the_token_endpoint_fails_callbacks_do_not_ask_it_again(store: Store) {
-    let app = spawn_app_with(store, |logto| {
-        logto.provider_backoff = Backoff {
-            initial: Duration::from_secs(60),
-            max: Duration::from_secs(60),
-        };
-    })
-    .await;
-    app.idp()
-        .set_misbehaviour(Misbehaviour::TokenEndpointError500);
-    let first = app.authorize().await;
-    assert_rejected(
-        &app,
-        &first,
-        StatusCode::BAD_GATEWAY,
-        "Identity provider error",
-    )
-    .await;
-
-    for _ in 0..5 {
-        let callback = app.authorize().await;
+    for failure in [
+        Misbehaviour::TokenEndpointError500,
+        Misbehaviour::TokenEndpointServerError,
+    ] {
+        let app = spawn_app_with(store, |logto| {
+            logto.provider_backoff = Backoff {
+                initial: Duration::from_secs(60),
+                max: Duration::from_secs(60),
+            };
+        })
+        .await;
+        app.idp().set_misbehaviour(failure);
+        let first = app.authorize().await;
         assert_rejected(
             &app,
-            &callback,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Identity provider unavailable",
+            &first,
+            StatusCode::BAD_GATEWAY,
+            "Identity provider error",
         )
         .await;
-    }
 
-    assert_eq!(app.idp().request_count(Endpoint::Token), 1);
+        for _ in 0..5 {
+            let callback = app.authorize().await;
+            assert_rejected(
+                &app,
+                &callback,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Identity provider unavailable",
+            )
+            .await;
+        }
+
+        assert_eq!(app.idp().request_count(Endpoint::Token), 1, "{failure:?}");
+    }
 }
 
-/// Logto saying no (`invalid_grant` for a code it does not know) is an answer: it does not
-/// hold back the next sign-in.
+/// Logto saying no (`invalid_grant` for a code it does not know), or something in front of it
+/// refusing a hostile code, is not an outage: it does not hold back the next sign-in.
 async fn a_refused_code_does_not_count_as_an_outage(store: Store) {
     let app = spawn_app(store).await;
     let callback = app.authorize().await;
     let forged = callback.replace("code=", "code=forged");
     assert_rejected(&app, &forged, StatusCode::BAD_REQUEST, "Sign-in failed").await;
+    app.idp()
+        .set_misbehaviour(Misbehaviour::TokenEndpointRefusedInFront);
+    let refused = app.authorize().await;
+    assert_rejected(
+        &app,
+        &refused,
+        StatusCode::BAD_GATEWAY,
+        "Identity provider error",
+    )
+    .await;
+    app.idp().set_misbehaviour(Misbehaviour::None);
 
     assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.idp().request_count(Endpoint::Token), 3);
 }
 
 async fn a_refusal_by_logto_shows_its_description_escaped(store: Store) {

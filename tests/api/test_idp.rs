@@ -159,6 +159,12 @@ pub enum Misbehaviour {
     TokenEndpointError500,
     /// The token endpoint answers 200 `application/json` with truncated JSON.
     TokenEndpointInvalidJson,
+    /// The token endpoint answers 500 `{"error":"server_error"}`, as oidc-provider (and so
+    /// Logto) does when it fails inside.
+    TokenEndpointServerError,
+    /// Something in front of the token endpoint (a WAF, a proxy) answers 403 with an HTML
+    /// page: what a visitor may provoke with a hostile code.
+    TokenEndpointRefusedInFront,
     /// The discovery endpoint answers 503 (Logto starting, or failing behind its proxy).
     DiscoveryUnavailable,
     /// The JWKS endpoint answers 503; discovery still works.
@@ -1162,6 +1168,17 @@ async fn token(state: web::Data<IdpState>, request: HttpRequest, body: web::Byte
             return HttpResponse::Ok()
                 .content_type(ContentType::json())
                 .body(r#"{"access_token": "#);
+        }
+        Misbehaviour::TokenEndpointServerError => {
+            return HttpResponse::InternalServerError().json(json!({
+                "error": "server_error",
+                "error_description": "oops! something went wrong",
+            }));
+        }
+        Misbehaviour::TokenEndpointRefusedInFront => {
+            return HttpResponse::Forbidden()
+                .content_type(ContentType::html())
+                .body("<!DOCTYPE html><html><body><h1>403 Forbidden</h1></body></html>");
         }
         _ => {}
     }
