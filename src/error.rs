@@ -180,6 +180,7 @@ impl AppError {
             Self::Logto(
                 L::TokenEndpointUnreachable(_)
                 | L::InvalidTokenResponse(_)
+                | L::RefreshedIdTokenRejected { .. }
                 | L::InvalidAccessToken(_)
                 | L::Revocation(_),
             ) => text(
@@ -360,6 +361,7 @@ impl ResponseError for AppError {
                 | L::InvalidProviderDocument { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 L::TokenEndpointUnreachable(_)
                 | L::InvalidTokenResponse(_)
+                | L::RefreshedIdTokenRejected { .. }
                 | L::InvalidAccessToken(_)
                 | L::UserInfoSubjectMismatch
                 | L::Revocation(_) => StatusCode::BAD_GATEWAY,

@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::logto::{LogtoClient, Refreshed, TokenSet, TokenTarget, UserProfile, unix_now};
+use crate::logto::{
+    LogtoClient, LogtoError, Refreshed, TokenSet, TokenTarget, UserProfile, unix_now,
+};
 use crate::session::{CachedToken, SessionDirectory, SignedInUser, UserSession};
 use crate::shared_redis::SharedRedis;
+use secrecy::ExposeSecret;
 
 /// A token this close to expiry is refreshed first.
 const EXPIRY_MARGIN_SECS: i64 = 60;
@@ -157,6 +160,17 @@ impl TokenService {
                 session.sign_out();
                 self.forget(&user.grant_id).await;
                 return Err(AppError::SessionEnded);
+            }
+            Err(LogtoError::RefreshedIdTokenRejected {
+                rotated_refresh_token,
+                reason,
+            }) => {
+                // The request fails, but the rotated refresh token must not be lost with it.
+                user.tokens.refresh_token = Some(rotated_refresh_token.expose_secret().to_owned());
+                user.revision += 1;
+                self.store_handoff(&user.grant_id, user).await?;
+                session.store_refreshed(user, keep.as_deref())?;
+                return Err(AppError::Logto(*reason));
             }
             Err(error) => return Err(error.into()),
         };

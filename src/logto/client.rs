@@ -361,8 +361,9 @@ impl LogtoClient {
     ///
     /// Logto rotates refresh tokens: store [`Refreshed::refresh_token`] before anything else
     /// can use the old one, and never run two refreshes of one token at once, since a spent
-    /// token used again revokes the whole grant ([`LogtoError::is_invalid_grant`]). On any
-    /// error after Logto answered, the old refresh token may be spent already.
+    /// token used again revokes the whole grant ([`LogtoError::is_invalid_grant`]). When the
+    /// grant succeeds but its ID token does not verify, the rotated refresh token comes with
+    /// the error ([`LogtoError::RefreshedIdTokenRejected`]): store it all the same.
     pub async fn refresh(
         &self,
         refresh_token: &str,
@@ -388,6 +389,7 @@ impl LogtoClient {
             .record_outcome(response, |error| status.says_logto_is_down(error))?;
 
         let access_token = response.access_token().secret().clone();
+        let refresh_token = response.refresh_token().unwrap_or(&spent).secret().clone();
         let id_token = response.extra_fields().id_token.clone();
         let claims = match &id_token {
             Some(raw) => {
@@ -396,16 +398,20 @@ impl LogtoClient {
                     nonce: None,
                     access_token: &access_token,
                 };
-                Some(
-                    self.verify_id_token(raw, &expected, Some(expected_sub))
-                        .await?,
-                )
+                let verified = self.verify_id_token(raw, &expected, Some(expected_sub));
+                Some(verified.await.map_err(|reason| {
+                    // Logto has rotated the refresh token already: hand it on with the error.
+                    LogtoError::RefreshedIdTokenRejected {
+                        rotated_refresh_token: SecretString::from(refresh_token.clone()),
+                        reason: Box::new(reason),
+                    }
+                })?)
             }
             None => None,
         };
         Ok(Refreshed {
             expires_at: expires_at(&response),
-            refresh_token: response.refresh_token().unwrap_or(&spent).secret().clone(),
+            refresh_token,
             scope: granted_scope(&response),
             access_token,
             id_token,

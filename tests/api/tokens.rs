@@ -309,3 +309,40 @@ async fn while_logto_fails_a_due_session_is_kept_and_logto_is_asked_once() {
 
     assert_eq!(app.idp().request_count(Endpoint::Token) - token_requests, 1);
 }
+
+for_both_stores!(a_refresh_whose_id_token_cannot_be_verified_keeps_the_rotated_refresh_token);
+
+/// Logto rotated its signing key and its JWKS cannot be fetched: the refreshed ID token cannot
+/// be verified, and the page fails. The refresh token Logto rotated in that grant is kept all
+/// the same, so once the JWKS is back the next refresh works instead of reusing a spent token
+/// (which would revoke the grant).
+async fn a_refresh_whose_id_token_cannot_be_verified_keeps_the_rotated_refresh_token(store: Store) {
+    let app = spawn_app_with(store, |logto| {
+        logto.jwks_min_refetch_interval = Duration::ZERO;
+        logto.provider_backoff = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(100),
+        };
+    })
+    .await;
+    app.idp().set_access_token_ttl(0);
+    app.sign_in().await;
+    app.idp().rotate_signing_key();
+    app.idp().set_misbehaviour(Misbehaviour::JwksUnavailable);
+
+    let failed = app.get("/api-token").await;
+    assert!(failed.status().is_server_error(), "{}", failed.status());
+    assert!(app.idp().refresh_grant_count() >= 1, "Logto rotated the token");
+
+    app.idp().set_misbehaviour(Misbehaviour::None);
+    app.idp().set_access_token_ttl(3600);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let response = app.get("/api-token").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the grant is alive: no spent refresh token was used again"
+    );
+    assert!(app.home_page().await.contains("Signed in as"));
+}
