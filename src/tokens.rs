@@ -100,6 +100,21 @@ impl TokenService {
         self.access_token(session, user, &target).await
     }
 
+    /// Takes the tokens of a refresh that another request of this session finished meanwhile,
+    /// if any: a session about to be written must not bring back a spent refresh token.
+    /// Returns whether `user` changed.
+    pub async fn adopt_handed_on(&self, user: &mut SignedInUser) -> Result<bool, AppError> {
+        match self.handoff(&user.grant_id).await? {
+            Some(latest) if latest.revision > user.revision => {
+                user.tokens = latest.tokens;
+                user.extra_tokens = latest.extra_tokens;
+                user.revision = latest.revision;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Forgets what a refresh of `grant_id` handed on: called when its session ends, so that
     /// nothing of it can be adopted after the sign-out.
     pub async fn forget(&self, grant_id: &str) {
@@ -132,13 +147,7 @@ impl TokenService {
             return Err(AppError::SessionEnded);
         }
         let keep = target_key(target);
-        if let Some(latest) = self.handoff(&user.grant_id).await?
-            && latest.revision > user.revision
-        {
-            user.tokens = latest.tokens;
-            user.extra_tokens = latest.extra_tokens;
-            user.revision = latest.revision;
-        }
+        self.adopt_handed_on(user).await?;
         if let Some(token) = fresh_token(user, target) {
             session.store_refreshed(user, keep.as_deref())?;
             return Ok(token);

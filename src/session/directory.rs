@@ -245,6 +245,8 @@ pub(crate) struct StoredUser {
     profile: StoredProfile,
     #[serde(default)]
     pub(crate) signed_in_at: i64,
+    #[serde(default)]
+    pub(crate) revision: u64,
 }
 
 #[derive(Deserialize)]

@@ -254,7 +254,11 @@ impl UserSession {
             {
                 // Stored, new idle stamp included.
                 Ok(_) => return Ok(Some(user)),
-                Err(AppError::SessionEnded) => return Err(AppError::SessionEnded),
+                // The session was ended on the way (a refused grant, a cookie that could not hold
+                // the rotated refresh token): nobody is signed in any more.
+                Err(error @ (AppError::SessionEnded | AppError::SessionTooLarge { .. })) => {
+                    return Err(error);
+                }
                 Err(error) => log::warn!(
                     "could not check the session of user {} with Logto, keeping it until the \
                      next request: {}",
@@ -264,6 +268,8 @@ impl UserSession {
             }
         }
         if renew_stamp {
+            // Another request may have refreshed since this one read the session.
+            self.tokens.adopt_handed_on(&mut user).await?;
             self.update_user(&user)?;
         }
         Ok(Some(user))

@@ -30,6 +30,23 @@ fn ttl_for(
     remaining.min(*idle_ttl)
 }
 
+/// Writes a session back unless it is gone, or unless another request stored a newer
+/// refresh (a higher `revision`) since this one read it: a request that only renewed its idle
+/// stamp must not bring back a spent refresh token, which Logto would answer by revoking the
+/// grant. KEYS[1] the session, ARGV[1] its JSON, ARGV[2] its revision, ARGV[3] the TTL.
+const UPDATE_UNLESS_NEWER: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, stored = pcall(function()
+  return tonumber(cjson.decode(cjson.decode(current)['user'])['revision'])
+end)
+if ok and stored and stored > tonumber(ARGV[2]) then return 2 end
+redis.call('SET', KEYS[1], ARGV[1], 'XX', 'EX', ARGV[3])
+return 1
+"#;
+const UPDATED: i64 = 1;
+const NEWER_STORED: i64 = 2;
+
 /// The key under which a session lives in Redis.
 pub(crate) fn redis_key(session_key: &str) -> String {
     format!("bookstore:session:{session_key}")
@@ -86,19 +103,33 @@ impl RedisSessions {
     ) -> Result<SessionKey, UpdateError> {
         let json = serde_json::to_string(&state)
             .map_err(|error| UpdateError::Serialization(error.into()))?;
-        let updated = self
-            .set(&key, &json, "XX", &ttl_for(&state, ttl, self.session_ttl))
+        let revision = state
+            .get(super::USER)
+            .and_then(|user| StoredUser::from_json(user))
+            .map_or(0, |user| user.revision);
+        let ttl = ttl_for(&state, ttl, self.session_ttl);
+        let outcome: i64 = self
+            .run(
+                redis::cmd("EVAL")
+                    .arg(UPDATE_UNLESS_NEWER)
+                    .arg(1)
+                    .arg(redis_key(key.as_ref()))
+                    .arg(&json)
+                    .arg(revision)
+                    .arg(ttl.whole_seconds()),
+            )
             .await
             .map_err(UpdateError::Other)?;
-        match updated {
-            Some(_) => {
-                self.index(&key, &state).await;
-                Ok(key)
-            }
+        match outcome {
+            UPDATED => self.index(&key, &state).await,
+            NEWER_STORED => log::debug!(
+                "kept a session another request had refreshed meanwhile; this write is dropped"
+            ),
             // Deleted meanwhile (a sign-out in another tab, back-channel logout) or expired:
             // the session stays gone, and the cookie now names nothing.
-            None => Ok(key),
+            _ => {}
         }
+        Ok(key)
     }
 
     pub(crate) async fn update_ttl(

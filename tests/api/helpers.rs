@@ -559,6 +559,47 @@ impl TestRedis {
         ttls
     }
 
+    /// The signed-in user of the one stored session, as JSON.
+    pub async fn session_user(&self) -> serde_json::Value {
+        let (_, state) = self.only_session().await;
+        let user = state["user"].as_str().expect("a signed-in session");
+        serde_json::from_str(user).expect("the user is JSON")
+    }
+
+    /// Changes the user of the one stored session, keeping its TTL: what another instance's
+    /// request would have written.
+    pub async fn edit_session_user(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let (key, mut state) = self.only_session().await;
+        let mut user = self.session_user().await;
+        edit(&mut user);
+        state["user"] = serde_json::Value::String(user.to_string());
+        let mut connection = self.connect().await;
+        let () = redis::cmd("SET")
+            .arg(&key)
+            .arg(state.to_string())
+            .arg("KEEPTTL")
+            .query_async(&mut connection)
+            .await
+            .expect("SET answers");
+    }
+
+    async fn only_session(&self) -> (String, serde_json::Value) {
+        let mut connection = self.connect().await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("bookstore:session:*")
+            .query_async(&mut connection)
+            .await
+            .expect("KEYS answers");
+        assert_eq!(keys.len(), 1, "one stored session");
+        let json: String = redis::cmd("GET")
+            .arg(&keys[0])
+            .query_async(&mut connection)
+            .await
+            .expect("GET answers");
+        let state = serde_json::from_str(&json).expect("a session is JSON");
+        (keys[0].clone(), state)
+    }
+
     /// How many keys Redis holds.
     pub async fn key_count(&self) -> usize {
         let mut connection = self.connect().await;

@@ -11,7 +11,7 @@ use logto_bookstore::logto::{
 };
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, LOCATION};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -283,10 +283,23 @@ async fn a_refreshed_id_token_must_be_genuine_and_for_the_same_user() {
         )
         .await
         .unwrap_err();
+    let LogtoError::RefreshedIdTokenRejected {
+        rotated_refresh_token,
+        reason,
+    } = &error
+    else {
+        panic!("{error:?}");
+    };
     assert!(matches!(
-        error,
+        **reason,
         LogtoError::InvalidIdToken(TokenError::SubjectMismatch)
     ));
+    assert_ne!(
+        rotated_refresh_token.expose_secret(),
+        refresh_token_of(&signed_in),
+        "the rotated refresh token comes with the error"
+    );
+    assert!(!format!("{error:?}").contains(rotated_refresh_token.expose_secret()));
     assert!(!error.is_invalid_grant());
 
     let signed_in = fixture.sign_in().await;
@@ -302,7 +315,8 @@ async fn a_refreshed_id_token_must_be_genuine_and_for_the_same_user() {
         .unwrap_err();
     assert!(matches!(
         error,
-        LogtoError::InvalidIdToken(TokenError::BadSignature)
+        LogtoError::RefreshedIdTokenRejected { reason, .. }
+            if matches!(*reason, LogtoError::InvalidIdToken(TokenError::BadSignature))
     ));
 }
 

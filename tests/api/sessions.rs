@@ -1,15 +1,14 @@
-use reqwest::StatusCode;
-
 use std::time::Duration;
 
 use logto_bookstore::session::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+use reqwest::StatusCode;
 
 use crate::for_both_stores;
 use crate::helpers::{
     Store, assert_cookies_fit_in_a_browser, set_cookies, spawn_app, spawn_app_with_env,
 };
 use crate::sign_in::signed_in_app;
-use crate::test_idp::TestUser;
+use crate::test_idp::{Misbehaviour, TestUser};
 
 /// A user whose ID token carries about 3 KB of custom data, like Logto tokens with many
 /// organizations or roles.
@@ -294,4 +293,45 @@ async fn signed_in_pages_do_not_rewrite_the_session_on_every_request(store: Stor
             "the key's TTL was not renewed: {stored:?} then {later:?}"
         );
     }
+}
+
+/// With Redis, a request that read the session before another request (on any instance)
+/// refreshed it must not write the old tokens back when it renews its idle stamp: the spent
+/// refresh token, used again, would make Logto revoke the grant.
+#[tokio::test]
+async fn renewing_the_idle_stamp_never_writes_back_a_spent_refresh_token() {
+    let app = spawn_app_with_env(Store::Redis, &[("SESSION_IDLE_TIMEOUT", "4s")]).await;
+    let redis = app.redis.as_ref().unwrap();
+    app.sign_in().await;
+    // The stamp is renewed every 2 s with this timeout: the next page writes the session.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    app.idp().set_token_delay(Duration::from_millis(800));
+    app.idp()
+        .set_misbehaviour(Misbehaviour::TokenEndpointError500);
+    let slow = tokio::spawn({
+        let (client, url) = (app.client.clone(), format!("{}/api-token", app.address));
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map(|response| response.status())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    redis
+        .edit_session_user(|user| {
+            user["revision"] = 7.into();
+            user["tokens"]["refresh_token"] = "rotated-elsewhere".into();
+        })
+        .await;
+    assert_eq!(
+        slow.await.unwrap().expect("answered"),
+        StatusCode::BAD_GATEWAY
+    );
+
+    let stored = redis.session_user().await;
+    assert_eq!(stored["tokens"]["refresh_token"], "rotated-elsewhere");
+    assert_eq!(stored["revision"], 7);
 }

@@ -332,7 +332,10 @@ async fn a_refresh_whose_id_token_cannot_be_verified_keeps_the_rotated_refresh_t
 
     let failed = app.get("/api-token").await;
     assert!(failed.status().is_server_error(), "{}", failed.status());
-    assert!(app.idp().refresh_grant_count() >= 1, "Logto rotated the token");
+    assert!(
+        app.idp().refresh_grant_count() >= 1,
+        "Logto rotated the token"
+    );
 
     app.idp().set_misbehaviour(Misbehaviour::None);
     app.idp().set_access_token_ttl(3600);
