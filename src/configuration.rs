@@ -428,7 +428,11 @@ fn parse_session_secret(value: Option<String>) -> Result<SessionSecret, ConfigEr
     )))
 }
 
-/// A duration such as `90s`, `30m`, `24h` or `14d`; a bare number counts seconds.
+/// The longest session lifetime accepted: browsers cap a cookie's lifetime at 400 days.
+const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+
+/// A duration such as `90s`, `30m`, `24h` or `14d`, up to 400 days; a bare number counts
+/// seconds.
 fn parse_duration(
     variable: &'static str,
     value: Option<String>,
@@ -451,10 +455,11 @@ fn parse_duration(
         .and_then(|number| number.checked_mul(unit_secs))
         .filter(|secs| *secs > 0)
         .map(Duration::from_secs)
+        .filter(|duration| *duration <= MAX_SESSION_LIFETIME)
         .ok_or_else(|| {
             ConfigError::new(
                 variable,
-                format!("is {value:?}, which is not a duration"),
+                format!("is {value:?}, which is not a duration of at most 400 days"),
                 "Use a positive whole number with s, m, h or d, for example 24h or 14d",
             )
         })
@@ -727,7 +732,16 @@ mod tests {
 
     #[test]
     fn bad_session_lifetimes_are_named() {
-        for bad in ["0", "-5m", "1w", "soon", "1.5h", "h"] {
+        for bad in [
+            "0",
+            "-5m",
+            "1w",
+            "soon",
+            "1.5h",
+            "h",
+            "401d",
+            "18446744073709551615",
+        ] {
             assert_eq!(
                 error_for(&[("SESSION_TTL", bad)]).variable,
                 "SESSION_TTL",

@@ -95,7 +95,7 @@ fn refuse_unless(
     for value in headers.get_all(&name) {
         if !value.to_str().is_ok_and(&allowed) {
             let shown = String::from_utf8_lossy(value.as_bytes());
-            return Err(CrossSiteEvidence(format!("{name}: {shown:?}")));
+            return Err(CrossSiteEvidence(format!("{name}: {shown}")));
         }
     }
     Ok(())

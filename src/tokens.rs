@@ -22,8 +22,9 @@ use secrecy::ExposeSecret;
 
 /// A token this close to expiry is refreshed first.
 const EXPIRY_MARGIN_SECS: i64 = 60;
-/// How long a Redis refresh lock lives if its holder dies.
-const LOCK_TTL: Duration = Duration::from_secs(15);
+/// Requests to Logto a refresh may make, each bounded by the HTTP timeout: discovery, the
+/// JWKS, the token request, and the JWKS again for an ID token under a new key.
+const REQUESTS_PER_REFRESH: u32 = 4;
 /// How long a request waits for another instance's refresh.
 const LOCK_WAIT: Duration = Duration::from_secs(15);
 /// How long a finished refresh stays available to requests that waited for it, or that were
@@ -43,6 +44,9 @@ pub struct TokenService {
     logto: Arc<LogtoClient>,
     redis: Option<SharedRedis>,
     directory: Arc<SessionDirectory>,
+    /// How long a Redis refresh lock lives if its holder dies: longer than any refresh takes,
+    /// so that no other instance refreshes the same token while one is still running.
+    lock_ttl: Duration,
     local_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     local_handoff: Mutex<HashMap<String, (TokenState, Instant)>>,
 }
@@ -56,10 +60,12 @@ impl TokenService {
         redis: Option<SharedRedis>,
         directory: Arc<SessionDirectory>,
     ) -> Self {
+        let lock_ttl = logto.http_timeout() * REQUESTS_PER_REFRESH + Duration::from_secs(5);
         Self {
             logto,
             redis,
             directory,
+            lock_ttl,
             local_locks: Mutex::default(),
             local_handoff: Mutex::default(),
         }
@@ -142,7 +148,7 @@ impl TokenService {
         user: &mut SignedInUser,
         target: &TokenTarget,
     ) -> Result<String, AppError> {
-        if self.directory.is_grant_ended(&user.grant_id) {
+        if self.directory.is_ended(user) {
             session.sign_out();
             return Err(AppError::SessionEnded);
         }
@@ -244,7 +250,7 @@ impl TokenService {
                         .arg(&lock.owner)
                         .arg("NX")
                         .arg("PX")
-                        .arg(LOCK_TTL.as_millis() as u64),
+                        .arg(u64::try_from(self.lock_ttl.as_millis()).unwrap_or(u64::MAX)),
                 )
                 .await
                 .map_err(store_unavailable)?;

@@ -250,6 +250,11 @@ impl LogtoClient {
         &self.issuer
     }
 
+    /// How long one request to Logto may take, connecting included.
+    pub fn http_timeout(&self) -> std::time::Duration {
+        self.config.http_timeout
+    }
+
     /// How much clock skew token checks tolerate: a token stays acceptable this long past
     /// its `exp`.
     pub fn clock_leeway(&self) -> std::time::Duration {

@@ -30,9 +30,17 @@ pub async fn backchannel_logout(
     {
         return Err(AppError::ReplayedLogoutToken);
     }
-    let deleted = directory
+    let ended = directory
         .end(claims.sid.as_deref(), claims.sub.as_deref(), claims.iat)
-        .await?;
+        .await;
+    let deleted = match ended {
+        Ok(deleted) => deleted,
+        Err(error) => {
+            // Nothing was ended: Logto's retry must not be refused as a replay.
+            directory.forget_logout_token(&claims.jti).await;
+            return Err(error);
+        }
+    };
     log::info!(
         "back-channel logout for user {:?}: {deleted} stored sessions deleted",
         claims.sub

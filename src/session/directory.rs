@@ -70,7 +70,14 @@ impl SessionDirectory {
             let mut ended = self.lock();
             match (sid, sub) {
                 (Some(sid), _) => ended.sids.insert(sid, (), expires),
-                (None, Some(sub)) => ended.subs.insert(sub, issued_at, expires),
+                // Tokens may arrive out of order: the latest logout wins.
+                (None, Some(sub)) => {
+                    let latest = ended
+                        .subs
+                        .get(sub)
+                        .map_or(issued_at, |at| issued_at.max(*at));
+                    ended.subs.insert(sub, latest, expires);
+                }
                 (None, None) => {}
             }
             return Ok(0);
@@ -143,7 +150,13 @@ impl SessionDirectory {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, AppError> {
-        let remaining = Duration::from_secs(u64::try_from(expires_at - now).unwrap_or(0).max(1));
+        // A verified token expires within minutes; the cap only keeps the arithmetic sane.
+        let remaining = Duration::from_secs(
+            u64::try_from(expires_at.saturating_sub(now))
+                .unwrap_or(0)
+                .max(1),
+        )
+        .min(self.session_ttl);
         let Some(redis) = &self.redis else {
             let mut ended = self.lock();
             if ended.jtis.contains(jti) {
@@ -164,6 +177,22 @@ impl SessionDirectory {
             .await
             .map_err(store_unavailable)?;
         Ok(stored.is_some())
+    }
+
+    /// Forgets a logout token recorded by
+    /// [`first_use_of_logout_token`](Self::first_use_of_logout_token), when ending its
+    /// sessions failed: Logto may then send it again. Best effort.
+    pub async fn forget_logout_token(&self, jti: &str) {
+        let Some(redis) = &self.redis else {
+            self.lock().jtis.remove(jti);
+            return;
+        };
+        if let Err(error) = redis
+            .query::<i64>(redis::cmd("DEL").arg(jti_key(jti)))
+            .await
+        {
+            log::warn!("could not forget a logout token (it expires by itself): {error}");
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Ended> {
@@ -236,6 +265,10 @@ impl<V> ExpiringMap<V> {
 
     fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
     }
 }
 

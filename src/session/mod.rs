@@ -61,7 +61,8 @@ impl SessionLifetimes {
         }
     }
 
-    /// Whether the idle stamp is old enough to be renewed (within a tenth of a short timeout).
+    /// Whether the idle stamp is old enough to be renewed: every 5 minutes, or every half of a
+    /// shorter idle timeout.
     fn stamp_is_stale(&self, user: &SignedInUser, now: i64) -> bool {
         let renewal = IDLE_STAMP_RENEWAL.min(self.idle / 2);
         now.saturating_sub(user.last_seen_at) >= secs(renewal)

@@ -17,6 +17,7 @@ for_both_stores!(
     forged_logout_tokens_are_refused_and_change_nothing,
     a_logout_token_is_accepted_once,
     a_logout_token_for_a_user_ends_only_the_sessions_signed_in_before_it,
+    an_older_logout_token_arriving_late_brings_no_session_back,
 );
 
 /// A second browser (its own cookie jar), signed in to `app`.
@@ -200,6 +201,28 @@ async fn a_logout_token_for_a_user_ends_only_the_sessions_signed_in_before_it(st
     if store == Store::Redis {
         assert_eq!(app.redis.as_ref().unwrap().session_keys().await, 1);
     }
+}
+
+/// Logout tokens for a user can arrive out of order: the later logout still counts.
+async fn an_older_logout_token_arriving_late_brings_no_session_back(store: Store) {
+    let app = spawn_app(store).await;
+    let for_alice = || LogoutTokenSpec {
+        sub: Some("user_alice".to_owned()),
+        ..LogoutTokenSpec::default()
+    };
+    let older = app.idp().logout_token(for_alice());
+    next_second().await;
+    app.sign_in().await;
+    next_second().await;
+    let newer = app.idp().logout_token(for_alice());
+
+    assert_eq!(post_logout_token(&app, &newer).await, StatusCode::OK);
+    assert_eq!(post_logout_token(&app, &older).await, StatusCode::OK);
+
+    assert!(
+        !is_signed_in(&app.client, &app).await,
+        "the newer logout still ends the session"
+    );
 }
 
 /// Waits until the clock's second has changed, so that Unix-second timestamps differ.
