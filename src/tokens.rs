@@ -163,7 +163,7 @@ impl TokenService {
             session.sign_out();
             return Err(AppError::SessionEnded);
         };
-        make_room_for_refresh(session, user, target);
+        ensure_room_for_refresh(session, user, target)?;
         let refreshed = match self
             .logto
             .refresh(&refresh_token, target, &user.profile.sub)
@@ -361,25 +361,41 @@ pub fn is_due(user: &SignedInUser, target: &TokenTarget) -> bool {
     fresh_token(user, target).is_none()
 }
 
-/// Drops cached access tokens other than `target`'s, soonest to expire first, until a new
-/// token as large as the largest one held would still fit in the session cookie: checked
-/// before the refresh, since what Logto rotates must be stored afterwards.
-fn make_room_for_refresh(session: &UserSession, user: &mut SignedInUser, target: &TokenTarget) {
-    let keep = target_key(target);
-    let largest = user
+/// What a new JWT access token from Logto is assumed to take when none is cached to go by:
+/// a few hundred bytes of ES384 JWT, with room for scopes.
+const TYPICAL_ACCESS_TOKEN_BYTES: usize = 1024;
+
+/// Makes sure the session cookie can hold the token a refresh for `target` brings, before
+/// Logto is asked: what Logto rotates must be stored afterwards. Cached tokens for other
+/// targets are dropped first, soonest to expire first (they can be fetched again). If a new
+/// token still would not fit, nothing is asked of Logto and the refresh token stays unspent.
+/// A token that replaces one already held (the userinfo token, a stale cached one) takes the
+/// room of the old one.
+fn ensure_room_for_refresh(
+    session: &UserSession,
+    user: &mut SignedInUser,
+    target: &TokenTarget,
+) -> Result<(), AppError> {
+    let Some(keep) = target_key(target) else {
+        return Ok(());
+    };
+    if user.extra_tokens.contains_key(&keep) {
+        return Ok(());
+    }
+    let expected = user
         .extra_tokens
         .values()
         .map(|cached| cached.token.len())
-        .chain([user.tokens.access_token.len(), user.tokens.id_token.len()])
         .max()
-        .unwrap_or_default();
-    while !session.has_room_for_token(user, largest) {
-        let Some(evicted) = user.soonest_expiring_token(keep.as_deref()) else {
-            return;
+        .unwrap_or(TYPICAL_ACCESS_TOKEN_BYTES);
+    while !session.has_room_for_token(user, expected) {
+        let Some(evicted) = user.soonest_expiring_token(Some(&keep)) else {
+            return Err(session.too_large_for(user, expected));
         };
         log::info!("dropping a cached access token to make room for a refresh");
         user.extra_tokens.remove(&evicted);
     }
+    Ok(())
 }
 
 fn fresh_token(user: &SignedInUser, target: &TokenTarget) -> Option<String> {

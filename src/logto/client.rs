@@ -68,9 +68,10 @@ pub struct LogtoConfig {
     pub sign_in_lifetime: Duration,
     /// The JWKS is fetched again for an unknown `kid` at most this often.
     pub jwks_min_refetch_interval: Duration,
-    /// How long to leave Logto alone after a failed request for its discovery document or its
-    /// JWKS: 1 s, doubling with each failure in a row up to 60 s. Requests that need those
-    /// documents meanwhile fail at once with [`LogtoError::ProviderBackingOff`].
+    /// How long to leave Logto alone after a failed request for its discovery document, its
+    /// JWKS or its token endpoint (no answer, a 5xx or `server_error`; not a refusal): 1 s,
+    /// doubling with each failure in a row up to 60 s. Requests that need Logto meanwhile fail
+    /// at once with [`LogtoError::ProviderBackingOff`].
     pub provider_backoff: Backoff,
     /// Tolerated clock skew when checking `exp`, `nbf` and `iat`.
     pub clock_leeway: Duration,
@@ -238,7 +239,8 @@ impl LogtoClient {
         })
     }
 
-    /// Logto's health as this client last saw it through its discovery document and JWKS:
+    /// Logto's health as this client last saw it through its discovery document, JWKS and
+    /// token endpoint:
     /// whether it is considered down, since when, and when it will be asked again. Reading it
     /// sends nothing to Logto.
     pub fn health(&self) -> LogtoHealth {

@@ -22,8 +22,8 @@ pub enum LogtoError {
     #[error("the identity provider answered HTTP {status} for its {document}")]
     ProviderStatus { document: &'static str, status: u16 },
 
-    /// A request for the discovery document or the JWKS failed recently, so Logto is not asked
-    /// again before `retry_in` has passed (see [`LogtoClient::health`](super::LogtoClient::health)).
+    /// A request for the discovery document, the JWKS or a token failed recently, so Logto is
+    /// not asked again before `retry_in` has passed (see [`LogtoClient::health`](super::LogtoClient::health)).
     #[error(
         "the identity provider failed recently; its {document} is not requested again for {retry_in:?}"
     )]

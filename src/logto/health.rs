@@ -64,7 +64,7 @@ pub struct LogtoHealth {
 }
 
 impl LogtoHealth {
-    /// Whether the last request for Logto's discovery document or keys failed.
+    /// Whether the last request for Logto's discovery document, keys or a token failed.
     pub fn is_down(&self) -> bool {
         self.down_since.is_some()
     }
@@ -79,7 +79,7 @@ struct Outage {
     retry_at: Instant,
 }
 
-/// The shared record of Logto's health, used by discovery and the JWKS cache.
+/// The shared record of Logto's health, used by discovery, the JWKS cache and token requests.
 #[derive(Debug)]
 pub(crate) struct ProviderHealth {
     backoff: Backoff,

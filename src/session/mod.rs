@@ -331,11 +331,27 @@ impl UserSession {
     /// Whether `user`, with one more access token as large as `token_bytes`, still fits in
     /// the session cookie. Always true with Redis.
     pub fn has_room_for_token(&self, user: &SignedInUser, token_bytes: usize) -> bool {
-        let Some(budget) = self.config.cookie_budget else {
-            return true;
-        };
-        self.state_json_with(USER, user)
-            .is_ok_and(|json| budget.cookie_bytes(json.len() + token_bytes) <= MAX_COOKIE_BYTES)
+        self.cookie_bytes_with_token(user, token_bytes)
+            .is_none_or(|bytes| bytes <= MAX_COOKIE_BYTES)
+    }
+
+    /// The error for a session that would not fit with one more token of `token_bytes`.
+    pub fn too_large_for(&self, user: &SignedInUser, token_bytes: usize) -> AppError {
+        AppError::SessionTooLarge {
+            cookie_bytes: self
+                .cookie_bytes_with_token(user, token_bytes)
+                .unwrap_or(usize::MAX),
+            limit: MAX_COOKIE_BYTES,
+        }
+    }
+
+    /// The session cookie's size with `user` and one more token of `token_bytes` (cached
+    /// tokens cost their JSON around them too, well under 100 bytes); `None` with Redis.
+    fn cookie_bytes_with_token(&self, user: &SignedInUser, token_bytes: usize) -> Option<usize> {
+        const CACHED_TOKEN_OVERHEAD: usize = 100;
+        let budget = self.config.cookie_budget?;
+        let json = self.state_json_with(USER, user).ok()?;
+        Some(budget.cookie_bytes(json.len() + token_bytes + CACHED_TOKEN_OVERHEAD))
     }
 
     /// The whole session's JSON, as the cookie store would encrypt it, with `value` at `key`.
