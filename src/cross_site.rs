@@ -238,14 +238,15 @@ mod tests {
     }
 
     #[test]
-    fn the_evidence_names_the_header_and_escapes_its_value() {
+    fn the_evidence_names_the_header_and_its_value() {
         let evidence = guard()
             .check(
                 &Method::POST,
                 &headers(&[("origin", "https://evil.example")]),
             )
             .unwrap_err();
-        assert_eq!(evidence.to_string(), r#"origin: "https://evil.example""#);
+        // Escaped once, where it is logged (`log_safe::Escaped`).
+        assert_eq!(evidence.to_string(), "origin: https://evil.example");
     }
 
     #[test]

@@ -128,16 +128,7 @@ async fn a_refresh_in_flight_does_not_bring_back_a_session_that_logto_ended() {
     // The API token's refresh takes a while: the session is read before it, written after.
     app.idp()
         .set_token_delay(std::time::Duration::from_millis(800));
-    let api_token = tokio::spawn({
-        let (client, url) = (app.client.clone(), format!("{}/api-token", app.address));
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .map(|response| response.status())
-        }
-    });
+    let api_token = app.get_in_background("/api-token");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let token = app.idp().logout_token(LogoutTokenSpec::session(&sid));

@@ -207,6 +207,21 @@ impl TestApp {
         self.get_url(&format!("{}{path}", self.address)).await
     }
 
+    /// `GET` a path with the browser's cookies in a task of its own, to overlap it with others.
+    pub fn get_in_background(
+        &self,
+        path: &str,
+    ) -> tokio::task::JoinHandle<Result<StatusCode, reqwest::Error>> {
+        let (client, url) = (self.client.clone(), format!("{}{path}", self.address));
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map(|response| response.status())
+        })
+    }
+
     /// `GET` a path with exactly this `Cookie` header, bypassing the browser's cookie jar.
     pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Response {
         reqwest::Client::new()
@@ -525,13 +540,17 @@ impl TestRedis {
 
     /// How many sessions Redis holds (indexes, locks and token hand-offs not counted).
     pub async fn session_keys(&self) -> usize {
+        self.keys("bookstore:session:*").await.len()
+    }
+
+    /// The keys matching `pattern`.
+    pub async fn keys(&self, pattern: &str) -> Vec<String> {
         let mut connection = self.connect().await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg("bookstore:session:*")
+        redis::cmd("KEYS")
+            .arg(pattern)
             .query_async(&mut connection)
             .await
-            .expect("KEYS answers");
-        keys.len()
+            .expect("KEYS answers")
     }
 
     /// The remaining lifetime, in seconds, of every stored session.
@@ -542,13 +561,8 @@ impl TestRedis {
     /// The remaining lifetime, in seconds, of every key matching `pattern`.
     pub async fn ttls_of(&self, pattern: &str) -> Vec<i64> {
         let mut connection = self.connect().await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(pattern)
-            .query_async(&mut connection)
-            .await
-            .expect("KEYS answers");
         let mut ttls = Vec::new();
-        for key in keys {
+        for key in self.keys(pattern).await {
             let ttl: i64 = redis::cmd("TTL")
                 .arg(&key)
                 .query_async(&mut connection)
@@ -584,13 +598,9 @@ impl TestRedis {
     }
 
     async fn only_session(&self) -> (String, serde_json::Value) {
-        let mut connection = self.connect().await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg("bookstore:session:*")
-            .query_async(&mut connection)
-            .await
-            .expect("KEYS answers");
+        let keys = self.keys("bookstore:session:*").await;
         assert_eq!(keys.len(), 1, "one stored session");
+        let mut connection = self.connect().await;
         let json: String = redis::cmd("GET")
             .arg(&keys[0])
             .query_async(&mut connection)

@@ -308,16 +308,7 @@ async fn renewing_the_idle_stamp_never_writes_back_a_spent_refresh_token() {
     app.idp().set_token_delay(Duration::from_millis(800));
     app.idp()
         .set_misbehaviour(Misbehaviour::TokenEndpointError500);
-    let slow = tokio::spawn({
-        let (client, url) = (app.client.clone(), format!("{}/api-token", app.address));
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .map(|response| response.status())
-        }
-    });
+    let slow = app.get_in_background("/api-token");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     redis
