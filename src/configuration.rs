@@ -60,6 +60,8 @@ pub struct LogtoSettings {
     pub social_connectors: Vec<String>,
     /// Whether to offer "Email me a code" (`LOGTO_EMAIL_SIGN_IN`).
     pub email_sign_in: bool,
+    /// How long Logto has to answer one request (`LOGTO_TIMEOUT`, default 5 s, at most 7 s).
+    pub timeout: Duration,
 }
 
 /// Where sessions live, the key that protects their cookie, and how long they last.
@@ -170,6 +172,7 @@ impl Settings {
             resources: parse_resources(get("LOGTO_RESOURCES"))?,
             social_connectors: parse_social_connectors(get("LOGTO_SOCIAL_CONNECTORS"))?,
             email_sign_in: parse_flag("LOGTO_EMAIL_SIGN_IN", get("LOGTO_EMAIL_SIGN_IN"))?,
+            timeout: parse_logto_timeout(get("LOGTO_TIMEOUT"))?,
         };
         let ttl = parse_duration("SESSION_TTL", get("SESSION_TTL"), DEFAULT_SESSION_TTL)?;
         let idle_timeout = parse_duration(
@@ -431,6 +434,13 @@ fn parse_session_secret(value: Option<String>) -> Result<SessionSecret, ConfigEr
 /// The longest session lifetime accepted: browsers cap a cookie's lifetime at 400 days.
 const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(400 * 24 * 60 * 60);
 
+/// The default time Logto has to answer one request (express-openid-connect's `httpTimeout`).
+const DEFAULT_LOGTO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest `LOGTO_TIMEOUT` accepted: a request to Logto in flight at shutdown must finish
+/// within the shutdown grace.
+pub const MAX_LOGTO_TIMEOUT: Duration = Duration::from_secs(7);
+
 /// A duration such as `90s`, `30m`, `24h` or `14d`, up to 400 days; a bare number counts
 /// seconds.
 fn parse_duration(
@@ -438,30 +448,58 @@ fn parse_duration(
     value: Option<String>,
     default: Duration,
 ) -> Result<Duration, ConfigError> {
+    parse_bounded_duration(value, default, (MAX_SESSION_LIFETIME, "400 days")).map_err(|problem| {
+        ConfigError::new(
+            variable,
+            problem,
+            "Use a positive whole number with s, m, h or d, for example 24h or 14d",
+        )
+    })
+}
+
+/// `LOGTO_TIMEOUT`: like [`parse_duration`], `ms` allowed, at most [`MAX_LOGTO_TIMEOUT`].
+fn parse_logto_timeout(value: Option<String>) -> Result<Duration, ConfigError> {
+    parse_bounded_duration(value, DEFAULT_LOGTO_TIMEOUT, (MAX_LOGTO_TIMEOUT, "7s"))
+        .map_err(|problem| {
+            ConfigError::new(
+                "LOGTO_TIMEOUT",
+                problem,
+                "Use a duration like 5s or 2500ms, at most 7s: requests in flight must finish within the 8 s shutdown grace",
+            )
+        })
+}
+
+/// A positive whole number with `ms`, `s`, `m`, `h` or `d` (a bare number counts seconds),
+/// at most `max` (with how to say it); the error says what was wrong.
+fn parse_bounded_duration(
+    value: Option<String>,
+    default: Duration,
+    (max, max_said): (Duration, &str),
+) -> Result<Duration, String> {
     let Some(value) = value else {
         return Ok(default);
     };
     let text = value.trim();
-    let (number, unit_secs) = match text.char_indices().last() {
-        Some((at, 's')) => (&text[..at], 1),
-        Some((at, 'm')) => (&text[..at], 60),
-        Some((at, 'h')) => (&text[..at], 60 * 60),
-        Some((at, 'd')) => (&text[..at], 24 * 60 * 60),
-        _ => (text, 1),
+    let (number, unit_millis) = if let Some(number) = text.strip_suffix("ms") {
+        (number, 1)
+    } else {
+        match text.char_indices().last() {
+            Some((at, 's')) => (&text[..at], 1_000),
+            Some((at, 'm')) => (&text[..at], 60 * 1_000),
+            Some((at, 'h')) => (&text[..at], 60 * 60 * 1_000),
+            Some((at, 'd')) => (&text[..at], 24 * 60 * 60 * 1_000),
+            _ => (text, 1_000),
+        }
     };
     number
         .parse::<u64>()
         .ok()
-        .and_then(|number| number.checked_mul(unit_secs))
-        .filter(|secs| *secs > 0)
-        .map(Duration::from_secs)
-        .filter(|duration| *duration <= MAX_SESSION_LIFETIME)
+        .and_then(|number| number.checked_mul(unit_millis))
+        .filter(|millis| *millis > 0)
+        .map(Duration::from_millis)
+        .filter(|duration| *duration <= max)
         .ok_or_else(|| {
-            ConfigError::new(
-                variable,
-                format!("is {value:?}, which is not a duration of at most 400 days"),
-                "Use a positive whole number with s, m, h or d, for example 24h or 14d",
-            )
+            format!("is {value:?}, which is not a positive duration of at most {max_said}")
         })
 }
 
@@ -750,6 +788,25 @@ mod tests {
         }
         let error = error_for(&[("SESSION_TTL", "1h"), ("SESSION_IDLE_TIMEOUT", "2h")]);
         assert_eq!(error.variable, "SESSION_IDLE_TIMEOUT");
+    }
+
+    #[test]
+    fn the_logto_timeout_defaults_to_5_seconds_and_stays_within_the_shutdown_grace() {
+        assert_eq!(settings(&[]).unwrap().logto.timeout, Duration::from_secs(5));
+        let quick = settings(&[("LOGTO_TIMEOUT", "2500ms")]).unwrap();
+        assert_eq!(quick.logto.timeout, Duration::from_millis(2_500));
+        assert_eq!(
+            settings(&[("LOGTO_TIMEOUT", "7")]).unwrap().logto.timeout,
+            Duration::from_secs(7)
+        );
+        for bad in ["8s", "10", "0ms", "fast", "-1s"] {
+            assert_eq!(
+                error_for(&[("LOGTO_TIMEOUT", bad)]).variable,
+                "LOGTO_TIMEOUT",
+                "{bad}"
+            );
+        }
+        assert!(MAX_LOGTO_TIMEOUT < crate::startup::SHUTDOWN_GRACE);
     }
 
     #[test]

@@ -132,6 +132,11 @@ impl AppError {
                     Retry::SignIn,
                 )
             },
+            Self::Logto(logto) if logto.is_unavailable() => text(
+                t.error_provider_unavailable_title,
+                t.error_provider_unavailable_message,
+                Retry::SignIn,
+            ),
             Self::Logto(rejected @ L::TokenRejected { error, description })
                 if rejected.is_token_endpoint_failure() =>
             {
@@ -171,14 +176,8 @@ impl AppError {
                 L::ProviderUnreachable { .. }
                 | L::ProviderStatus { .. }
                 | L::ProviderBackingOff { .. }
-                | L::InvalidProviderDocument { .. },
-            ) => text(
-                t.error_provider_unavailable_title,
-                t.error_provider_unavailable_message,
-                Retry::SignIn,
-            ),
-            Self::Logto(
-                L::TokenEndpointUnreachable(_)
+                | L::InvalidProviderDocument { .. }
+                | L::TokenEndpointUnreachable(_)
                 | L::InvalidTokenResponse(_)
                 | L::RefreshedIdTokenRejected { .. }
                 | L::InvalidAccessToken(_)
@@ -344,6 +343,9 @@ impl ResponseError for AppError {
                 L::AuthorizationDenied { error, .. } if error == "access_denied" => {
                     StatusCode::FORBIDDEN
                 }
+                // Logto unreachable, timed out or saying it is unavailable: 503. Any other
+                // bad answer from Logto: 502.
+                unavailable if unavailable.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 rejected @ L::TokenRejected { .. } if rejected.is_token_endpoint_failure() => {
                     StatusCode::BAD_GATEWAY
                 }
@@ -355,11 +357,12 @@ impl ResponseError for AppError {
                 | L::InvalidIdToken(_)
                 | L::InvalidLogoutToken(_) => StatusCode::BAD_REQUEST,
                 L::AccessTokenRejected => StatusCode::UNAUTHORIZED,
+
                 L::ProviderUnreachable { .. }
                 | L::ProviderStatus { .. }
                 | L::ProviderBackingOff { .. }
-                | L::InvalidProviderDocument { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                L::TokenEndpointUnreachable(_)
+                | L::InvalidProviderDocument { .. }
+                | L::TokenEndpointUnreachable(_)
                 | L::InvalidTokenResponse(_)
                 | L::RefreshedIdTokenRejected { .. }
                 | L::InvalidAccessToken(_)
@@ -505,6 +508,36 @@ mod tests {
         assert!(japanese.contains("4096 バイト"));
         assert!(japanese.contains("Bookstore に戻る"));
         assert!(!japanese.contains('{'), "every placeholder is filled");
+    }
+
+    #[test]
+    fn logto_unreachable_is_503_and_a_bad_answer_from_logto_is_502() {
+        let status = |error: LogtoError| AppError::Logto(error).status_code();
+        let rejected = |error: &str| LogtoError::TokenRejected {
+            error: error.into(),
+            description: None,
+        };
+        for unavailable in [
+            LogtoError::TokenEndpointUnreachable("timed out".into()),
+            LogtoError::ProviderStatus {
+                document: "JWKS",
+                status: 503,
+            },
+            rejected("temporarily_unavailable"),
+        ] {
+            assert_eq!(status(unavailable), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        for bad_answer in [
+            LogtoError::InvalidTokenResponse("not JSON".into()),
+            LogtoError::ProviderStatus {
+                document: "JWKS",
+                status: 500,
+            },
+            rejected("server_error"),
+        ] {
+            assert_eq!(status(bad_answer), StatusCode::BAD_GATEWAY);
+        }
+        assert_eq!(status(rejected("invalid_grant")), StatusCode::BAD_REQUEST);
     }
 
     #[test]

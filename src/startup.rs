@@ -234,6 +234,7 @@ fn logto_config(settings: &Settings) -> LogtoConfig {
     config.scopes = settings.logto.scopes.clone();
     config.prompt = settings.logto.prompt.clone();
     config.resources = settings.logto.resources.clone();
+    config.http_timeout = settings.logto.timeout;
     config
 }
 

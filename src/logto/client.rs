@@ -62,7 +62,7 @@ pub struct LogtoConfig {
     /// access tokens come from [`LogtoClient::refresh`] with [`TokenTarget::Resource`]; the
     /// code exchange itself still yields the opaque userinfo token.
     pub resources: Vec<String>,
-    /// Limit for every request to Logto, connection included.
+    /// Limit for every request to Logto, connection included (default 5 s).
     pub http_timeout: Duration,
     /// How long a sign-in attempt stays valid between `/sign-in` and the callback.
     pub sign_in_lifetime: Duration,
@@ -96,7 +96,7 @@ impl LogtoConfig {
             scopes: vec!["openid".into(), "offline_access".into(), "profile".into()],
             prompt: Some("consent".into()),
             resources: Vec::new(),
-            http_timeout: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(5),
             sign_in_lifetime: Duration::from_secs(10 * 60),
             jwks_min_refetch_interval: Duration::from_secs(5),
             provider_backoff: Backoff::default(),
@@ -194,11 +194,20 @@ impl AnswerStatus {
         let server_failed = status >= 500;
         match error {
             LogtoError::TokenEndpointUnreachable(_) => true,
-            LogtoError::TokenRejected { error, .. } => {
-                server_failed
-                    || matches!(error.as_str(), "server_error" | "temporarily_unavailable")
-            }
+            LogtoError::TokenRejected { .. } => server_failed || error.is_token_endpoint_failure(),
             _ => status == 0 || server_failed || (200..300).contains(&status),
+        }
+    }
+
+    /// A gateway's 502, 503 or 504 in front of Logto says that Logto is unreachable, whatever
+    /// page came with it.
+    fn unreachable_if_gateway_failed(&self, error: LogtoError) -> LogtoError {
+        let status = self.0.load(Ordering::Relaxed);
+        match error {
+            LogtoError::InvalidTokenResponse(_) if (502..=504).contains(&status) => {
+                LogtoError::TokenEndpointUnreachable(format!("Logto answered HTTP {status}"))
+            }
+            error => error,
         }
     }
 }
@@ -334,7 +343,7 @@ impl LogtoClient {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.code_verifier.clone()))
             .request_async(&self.noting_status(&status))
             .await
-            .map_err(token_request_error);
+            .map_err(|error| status.unreachable_if_gateway_failed(token_request_error(error)));
         let response = self
             .health
             .record_outcome(response, |error| status.says_logto_is_down(error))?;
@@ -390,7 +399,7 @@ impl LogtoClient {
         let response = request
             .request_async(&self.noting_status(&status))
             .await
-            .map_err(token_request_error);
+            .map_err(|error| status.unreachable_if_gateway_failed(token_request_error(error)));
         let response = self
             .health
             .record_outcome(response, |error| status.says_logto_is_down(error))?;

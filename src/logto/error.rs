@@ -120,6 +120,21 @@ impl LogtoError {
         matches!(self, Self::TokenRejected { error, .. } if error == "invalid_grant")
     }
 
+    /// True when Logto could not be reached, did not answer in time, said it is unavailable
+    /// (HTTP 502, 503 or 504 from it or its proxy, `temporarily_unavailable`), or is being
+    /// left alone after such failures: try again later. Other failures of Logto's are bad
+    /// answers.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::ProviderUnreachable { .. }
+            | Self::ProviderBackingOff { .. }
+            | Self::TokenEndpointUnreachable(_) => true,
+            Self::ProviderStatus { status, .. } => (502..=504).contains(status),
+            Self::TokenRejected { error, .. } => error == "temporarily_unavailable",
+            _ => false,
+        }
+    }
+
     /// True for Logto's own `server_error` or `temporarily_unavailable` from the token
     /// endpoint (RFC 6749 §5.2, §4.1.2.1): Logto failed, not the request.
     pub fn is_token_endpoint_failure(&self) -> bool {
