@@ -388,7 +388,10 @@ impl ResponseError for AppError {
         let status = self.status_code();
         // The message may quote the request (a query field's name, a path segment, an IdP's
         // `error_description`): escaped, it cannot start a log line of its own.
-        if status.is_server_error() {
+        if let Self::SessionStoreUnavailable = self {
+            // `SharedRedis` logs the outage once, not once per request.
+            log::debug!("{status}: {}", Escaped(&error_chain(self)));
+        } else if status.is_server_error() {
             log::error!("{status}: {}", Escaped(&error_chain(self)));
         } else if status != StatusCode::NOT_FOUND {
             log::warn!("{status}: {}", Escaped(&error_chain(self)));

@@ -3,8 +3,8 @@
 //! fails requests quickly instead of hanging them.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
@@ -13,11 +13,67 @@ use tokio::sync::OnceCell;
 /// unavailable and the request fails.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// While Redis stays unavailable, how often the log says so again.
+const OUTAGE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// A cheap handle to the shared connection; clone it freely.
 #[derive(Clone)]
 pub struct SharedRedis {
     client: redis::Client,
     connection: Arc<OnceCell<ConnectionManager>>,
+    outage: Arc<OutageLog>,
+}
+
+/// Logs a Redis outage once when it starts, with a count every
+/// [`OUTAGE_REPORT_INTERVAL`] while it lasts, and once when it ends, rather than once per
+/// failed request.
+#[derive(Default)]
+struct OutageLog(Mutex<Option<Outage>>);
+
+struct Outage {
+    since: Instant,
+    failed_calls: u64,
+    reported_at: Instant,
+}
+
+impl OutageLog {
+    fn record<T>(&self, result: &Result<T, redis::RedisError>) {
+        let mut outage = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match (result, outage.as_mut()) {
+            (Ok(_), None) => {}
+            (Ok(_), Some(ended)) => {
+                log::info!(
+                    "Redis answers again, after {:.1?} and {} failed calls",
+                    ended.since.elapsed(),
+                    ended.failed_calls
+                );
+                *outage = None;
+            }
+            (Err(error), None) => {
+                log::error!(
+                    "Redis is unavailable ({error}): pages that need the session answer 503 \
+                     until it is back"
+                );
+                let now = Instant::now();
+                *outage = Some(Outage {
+                    since: now,
+                    failed_calls: 1,
+                    reported_at: now,
+                });
+            }
+            (Err(_), Some(ongoing)) => {
+                ongoing.failed_calls += 1;
+                if ongoing.reported_at.elapsed() >= OUTAGE_REPORT_INTERVAL {
+                    log::warn!(
+                        "Redis is still unavailable, for {:.0?} now: {} failed calls",
+                        ongoing.since.elapsed(),
+                        ongoing.failed_calls
+                    );
+                    ongoing.reported_at = Instant::now();
+                }
+            }
+        }
+    }
 }
 
 impl SharedRedis {
@@ -27,6 +83,7 @@ impl SharedRedis {
         Ok(Self {
             client: redis::Client::open(url)?,
             connection: Arc::default(),
+            outage: Arc::default(),
         })
     }
 
@@ -51,7 +108,7 @@ impl SharedRedis {
         &self,
         command: &redis::Cmd,
     ) -> Result<T, redis::RedisError> {
-        within_timeout(async {
+        let result = within_timeout(async {
             let mut connection = self.connection().await?;
             match command.query_async(&mut connection).await {
                 Err(error) if is_connection_lost(&error) => {
@@ -60,7 +117,9 @@ impl SharedRedis {
                 answer => answer,
             }
         })
-        .await
+        .await;
+        self.outage.record(&result);
+        result
     }
 
     /// Runs `pipeline` (one round trip) and decodes its answers, bounded and retried like
@@ -69,7 +128,7 @@ impl SharedRedis {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, redis::RedisError> {
-        within_timeout(async {
+        let result = within_timeout(async {
             let mut connection = self.connection().await?;
             match pipeline.query_async(&mut connection).await {
                 Err(error) if is_connection_lost(&error) => {
@@ -78,7 +137,9 @@ impl SharedRedis {
                 answer => answer,
             }
         })
-        .await
+        .await;
+        self.outage.record(&result);
+        result
     }
 }
 

@@ -343,7 +343,7 @@ fn handoff_key(grant_id: &str) -> String {
 }
 
 fn store_unavailable(error: impl std::fmt::Display) -> AppError {
-    log::error!("Redis failed during a token refresh: {error}");
+    log::debug!("Redis failed during a token refresh: {error}");
     AppError::SessionStoreUnavailable
 }
 

@@ -359,7 +359,7 @@ fn jti_key(jti: &str) -> String {
 }
 
 fn store_unavailable(error: impl std::fmt::Display) -> AppError {
-    log::error!("Redis failed during back-channel logout: {error}");
+    log::debug!("Redis failed during back-channel logout: {error}");
     AppError::SessionStoreUnavailable
 }
 

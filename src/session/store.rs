@@ -56,7 +56,7 @@ impl SessionBackend {
 /// The store actix-session talks to; each worker gets its own (the Redis connection is shared).
 pub enum WorkerStore {
     Cookie(CookieSessionStore),
-    Redis(RedisSessions),
+    Redis(Box<RedisSessions>),
 }
 
 impl SessionStore for WorkerStore {
@@ -121,9 +121,10 @@ pub fn session_middleware(
 ) -> SessionMiddleware<WorkerStore> {
     let store = match backend {
         SessionBackend::Cookie => WorkerStore::Cookie(CookieSessionStore::default()),
-        SessionBackend::Redis(redis) => {
-            WorkerStore::Redis(RedisSessions::new(redis.clone(), lifetimes.absolute))
-        }
+        SessionBackend::Redis(redis) => WorkerStore::Redis(Box::new(RedisSessions::new(
+            redis.clone(),
+            lifetimes.absolute,
+        ))),
     };
     let idle_ttl = time::Duration::try_from(lifetimes.idle).unwrap_or(time::Duration::MAX);
     SessionMiddleware::builder(store, key)
@@ -149,7 +150,8 @@ pub async fn render_session_store_failures(
     let method = request.method().clone();
     let path = request.path().to_owned();
     next.call(request).await.map_err(|error| {
-        log::error!(
+        // The outage itself is logged once by `SharedRedis`, not per request.
+        log::debug!(
             "{method} {}: session store failure: {error:?}",
             Escaped(&path)
         );

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::cookie::{CookieStore, Jar};
 
+use crate::helpers::TestRedis;
 use crate::helpers::{
     APP_SECRET, csrf_token, free_port, location, query_pairs, query_value, registered_client,
 };
@@ -209,4 +210,66 @@ fn raw_request_status_line(port: u16, raw_path: &[u8]) -> String {
     let _ = stream.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
     answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A Redis outage is logged once when it starts, with a count while it lasts, and once when
+/// it ends: not two ERROR lines for every request that fails meanwhile.
+#[tokio::test]
+async fn a_redis_outage_is_logged_once_not_once_per_request() {
+    let mut redis = TestRedis::start();
+    let port = free_port();
+    let idp = TestIdp::start(registered_client(&format!("http://127.0.0.1:{port}"))).await;
+    let log_path = std::env::temp_dir().join(format!("bookstore-outage-log-{port}.log"));
+    let log_file = std::fs::File::create(&log_path).expect("a log file");
+    let redis_url = redis.url();
+    let mut app = AppProcess::start_with(
+        port,
+        &idp.endpoint(),
+        "info",
+        Stdio::from(log_file),
+        &[("SESSION_STORE", "redis"), ("REDIS_URL", &redis_url)],
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::new(Jar::default()))
+        .build()
+        .unwrap();
+    let get = |url: String| {
+        let browser = browser.clone();
+        async move { browser.get(url).send().await.expect("answered") }
+    };
+    let sign_in = get(format!("{}/sign-in", app.address)).await;
+    let callback = location(&get(location(&sign_in)).await);
+    assert_eq!(get(callback).await.status(), StatusCode::SEE_OTHER);
+
+    redis.stop();
+    for _ in 0..30 {
+        let page = get(format!("{}/", app.address)).await;
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    redis.restart();
+    assert_eq!(
+        get(format!("{}/", app.address)).await.status(),
+        StatusCode::OK
+    );
+    app.terminate();
+    app.exit_within(Duration::from_secs(10));
+
+    let log = std::fs::read_to_string(&log_path).expect("the log");
+    let _ = std::fs::remove_file(&log_path);
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" ERROR "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one ERROR line for the outage:\n{log}");
+    assert!(errors[0].contains("Redis is unavailable"), "{log}");
+    assert_eq!(
+        log.matches("Redis answers again, after").count(),
+        1,
+        "and one line when it ends:\n{log}"
+    );
+    assert!(
+        log.contains("30 failed calls") || log.contains("31 failed calls"),
+        "{log}"
+    );
 }
