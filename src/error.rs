@@ -388,8 +388,11 @@ impl ResponseError for AppError {
         let status = self.status_code();
         // The message may quote the request (a query field's name, a path segment, an IdP's
         // `error_description`): escaped, it cannot start a log line of its own.
-        if let Self::SessionStoreUnavailable = self {
-            // `SharedRedis` logs the outage once, not once per request.
+        if matches!(self, Self::SessionStoreUnavailable)
+            || matches!(self, Self::Logto(logto) if logto.is_unavailable())
+        {
+            // An outage is logged where it is found (`SharedRedis`, Logto's health), once,
+            // not once per request that meets it.
             log::debug!("{status}: {}", Escaped(&error_chain(self)));
         } else if status.is_server_error() {
             log::error!("{status}: {}", Escaped(&error_chain(self)));

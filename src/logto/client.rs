@@ -283,7 +283,7 @@ impl LogtoClient {
     /// `options` are sent as Logto's extra parameters, and every configured resource as a
     /// `resource` parameter.
     pub async fn start_sign_in(&self, options: &SignInOptions) -> Result<SignInStart, LogtoError> {
-        let provider = self.provider().await?;
+        let provider = self.reachable_provider().await?;
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = CsrfToken::new_random();
 
@@ -709,14 +709,31 @@ impl LogtoClient {
     /// The cached provider, discovering it (and its keys) first when needed. While Logto is
     /// backing off after a failure, fails at once without asking it.
     async fn provider(&self) -> Result<Arc<Provider>, LogtoError> {
-        if let Some(provider) = self.cached_provider() {
-            return Ok(provider);
+        self.provider_where(|_| true).await
+    }
+
+    /// The provider, for sending a browser to Logto. While Logto is marked down (a call to it
+    /// failed), the discovery document is fetched again first, at most once per backoff:
+    /// a visitor then gets the "unavailable" page rather than a dead end at Logto.
+    async fn reachable_provider(&self) -> Result<Arc<Provider>, LogtoError> {
+        self.provider_where(|_| !self.health.report().is_down())
+            .await
+    }
+
+    /// The cached provider when `usable` says so, else discovered anew (single-flight,
+    /// and not while Logto is being left alone after a failure).
+    async fn provider_where(
+        &self,
+        usable: impl Fn(&Provider) -> bool,
+    ) -> Result<Arc<Provider>, LogtoError> {
+        if let Some(cached) = self.cached_provider().filter(|cached| usable(cached)) {
+            return Ok(cached);
         }
         // Checked before waiting for the lock too, so that an outage costs requests no wait.
         self.health.allow_request(DISCOVERY_DOCUMENT)?;
         let _single_flight = self.discovery.lock().await;
-        if let Some(provider) = self.cached_provider() {
-            return Ok(provider);
+        if let Some(cached) = self.cached_provider().filter(|cached| usable(cached)) {
+            return Ok(cached);
         }
         // The request that held the lock may just have failed.
         self.health.allow_request(DISCOVERY_DOCUMENT)?;

@@ -10,8 +10,9 @@ use crate::shared_redis::SharedRedis;
 /// How long one readiness check may take; probes usually give up after a few seconds.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What `/readyz` checks: Logto's discovery document and keys, and Redis when it holds the
-/// sessions.
+/// What `/readyz` checks: Redis when it holds the sessions, and whether Logto is reachable
+/// (reported, but never a reason to take the app out of rotation: its pages, signed-in ones
+/// included, work without Logto until a token is due).
 pub struct Readiness {
     pub logto: Arc<LogtoClient>,
     pub redis: Option<SharedRedis>,
@@ -33,6 +34,9 @@ struct Checks {
 #[serde(rename_all = "snake_case")]
 enum Check {
     Ok,
+    /// Logto's documents cannot be loaded, or its last answer was a failure: sign-in shows the
+    /// "identity provider unavailable" page until it is back.
+    Degraded,
     Unavailable,
     /// The cookie store has nothing to reach.
     NotUsed,
@@ -43,7 +47,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /readyz` (readiness): `200` when sign-in can work, else `503`, with each check named.
+/// `GET /readyz` (readiness): `200` unless the session store is unreachable, then `503`; each
+/// check is named, the identity provider as `ok` or `degraded`.
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     let (identity_provider, session_store) =
         tokio::join!(identity_provider(&readiness), session_store(&readiness));
@@ -62,17 +67,19 @@ pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     }
 }
 
-/// Loaded once, the discovery document stays cached: only a cold start asks Logto.
+/// Loaded once, the discovery document stays cached: only a cold start asks Logto here, at
+/// most once per backoff. A warm app reports what its last call to Logto found.
 async fn identity_provider(readiness: &Readiness) -> Check {
     match tokio::time::timeout(CHECK_TIMEOUT, readiness.logto.prefetch()).await {
+        Ok(Ok(())) if readiness.logto.health().is_down() => Check::Degraded,
         Ok(Ok(())) => Check::Ok,
         Ok(Err(error)) => {
-            log::warn!("not ready: {}", error_chain(&error));
-            Check::Unavailable
+            log::debug!("identity provider degraded: {}", error_chain(&error));
+            Check::Degraded
         }
         Err(_) => {
-            log::warn!("not ready: Logto's discovery document took over {CHECK_TIMEOUT:?}");
-            Check::Unavailable
+            log::debug!("identity provider degraded: discovery took over {CHECK_TIMEOUT:?}");
+            Check::Degraded
         }
     }
 }

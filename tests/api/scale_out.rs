@@ -157,7 +157,13 @@ impl ScaleOut {
     /// Each instance loads discovery and keys on its own; `/readyz` says when.
     async fn wait_until_ready(&self, origin: &str) {
         for _ in 0..200 {
-            if self.get(&format!("{origin}/readyz")).await.status() == StatusCode::OK {
+            let report: serde_json::Value = self
+                .get(&format!("{origin}/readyz"))
+                .await
+                .json()
+                .await
+                .unwrap_or_default();
+            if report["checks"]["identity_provider"] == "ok" {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -5,13 +5,15 @@ use std::time::Duration;
 use logto_bookstore::logto::Backoff;
 use reqwest::StatusCode;
 
-use crate::helpers::{Store, TestApp, free_port, registered_client, spawn_app_on};
+use crate::helpers::{Store, TestApp, free_port, registered_client, spawn_app_on, spawn_app_with};
 use crate::test_idp::{Endpoint, Misbehaviour, TestIdp};
 
-/// Polls `/readyz` (which loads Logto's documents once the backoff allows) until it is 200.
+/// Polls `/readyz` (which loads Logto's documents once the backoff allows) until it reports
+/// the identity provider `ok`.
 async fn wait_until_ready(app: &TestApp) {
     for _ in 0..250 {
-        if app.get("/readyz").await.status() == StatusCode::OK {
+        let report: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+        if report["checks"]["identity_provider"] == "ok" {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -87,10 +89,10 @@ async fn while_logto_fails_sign_in_answers_at_once_without_asking_it_again() {
                 .contains("Identity provider unavailable")
         );
     }
-    assert_eq!(
-        app.get("/readyz").await.status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK, "pages still work");
+    let report: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(report["checks"]["identity_provider"], "degraded");
 
     assert_eq!(
         idp.request_count(Endpoint::Discovery),
@@ -138,4 +140,58 @@ fn a_short_session_secret_stops_the_binary() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1);
+}
+
+/// A warm app has Logto's documents cached, so nothing tells it that Logto went down until a
+/// call to Logto fails. From then on, `/sign-in` asks discovery again (at most once per
+/// backoff) instead of sending browsers into a dead end, and `/readyz` reports the identity
+/// provider `degraded` while staying 200. Once Logto answers, both recover.
+#[tokio::test]
+async fn a_warm_app_notices_that_logto_is_down_and_stops_sending_browsers_there() {
+    let app = spawn_app_with(Store::Cookie, |logto| {
+        logto.provider_backoff = Backoff {
+            initial: Duration::from_millis(300),
+            max: Duration::from_millis(300),
+        };
+    })
+    .await;
+    app.idp().set_access_token_ttl(0);
+    app.sign_in().await;
+    let discovery_requests = app.idp().request_count(Endpoint::Discovery);
+
+    // Logto fails: a refresh is the call that finds out.
+    app.idp()
+        .set_misbehaviour(Misbehaviour::TokenEndpointError500);
+    assert!(app.get("/api-token").await.status().is_server_error());
+    app.idp()
+        .set_misbehaviour(Misbehaviour::DiscoveryUnavailable);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+
+    for _ in 0..10 {
+        let sign_in = app.get("/sign-in").await;
+        assert_eq!(sign_in.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            sign_in
+                .text()
+                .await
+                .unwrap()
+                .contains("Identity provider unavailable")
+        );
+    }
+    assert_eq!(
+        app.idp().request_count(Endpoint::Discovery) - discovery_requests,
+        1,
+        "one probe per backoff"
+    );
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let report: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(report["checks"]["identity_provider"], "degraded");
+
+    app.idp().set_misbehaviour(Misbehaviour::None);
+    app.idp().set_access_token_ttl(3600);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+
+    assert_eq!(app.get("/sign-in").await.status(), StatusCode::SEE_OTHER);
+    wait_until_ready(&app).await;
 }
