@@ -4,6 +4,12 @@
 /** How long access tokens live when IDP_ACCESS_TOKEN_TTL is unset: an hour, as in Logto. */
 export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
 
+/**
+ * IDP_ROTATE_REFRESH_TOKENS: `always` hands out a new refresh token on every use, which tests
+ * need to exercise rotation; `logto` rotates as Logto does for a Traditional web app.
+ */
+export const REFRESH_TOKEN_ROTATIONS = ['always', 'logto'];
+
 /** Origins without their trailing slash, so `${origin}/callback` never doubles it. */
 function origins(list) {
   return list
@@ -22,6 +28,11 @@ export function readConfig(env = process.env) {
     throw new Error('IDP_ACCESS_TOKEN_TTL must be a whole number of seconds, at least 1, '
       + `got ${JSON.stringify(env.IDP_ACCESS_TOKEN_TTL)}`);
   }
+  const refreshTokenRotation = env.IDP_ROTATE_REFRESH_TOKENS || REFRESH_TOKEN_ROTATIONS[0];
+  if (!REFRESH_TOKEN_ROTATIONS.includes(refreshTokenRotation)) {
+    throw new Error(`IDP_ROTATE_REFRESH_TOKENS must be ${REFRESH_TOKEN_ROTATIONS.join(' or ')}, `
+      + `got ${JSON.stringify(env.IDP_ROTATE_REFRESH_TOKENS)}`);
+  }
   const origin = (env.IDP_ORIGIN || `http://localhost:${port}`).replace(/\/+$/, '');
   const appOrigins = origins(env.BASE_URL || 'http://localhost:3000');
 
@@ -30,6 +41,7 @@ export function readConfig(env = process.env) {
     origin,
     issuer: `${origin}/oidc`,
     accessTokenTTL,
+    refreshTokenRotation,
     client: {
       id: env.LOGTO_APP_ID || 'bookstore-demo',
       secret: env.LOGTO_APP_SECRET || 'bookstore-demo-secret',

@@ -20,6 +20,17 @@ export const ORGANIZATIONS = new Map([
 
 const ORGANIZATIONS_SCOPE = 'urn:logto:scope:organizations';
 
+/**
+ * Logto's reserved resource for organization permissions. Its scopes are every organization
+ * permission there is. A sign-in must request it, and the permissions as scopes, for its
+ * organization tokens to carry any: Logto grants them through this resource only.
+ */
+export const ORGANIZATIONS_RESOURCE = {
+  indicator: 'urn:logto:resource:organizations',
+  scopes: [...new Set([...ORGANIZATIONS.values()]
+    .flatMap(({ roles }) => Object.values(roles).flat()))],
+};
+
 /** The permissions that these roles grant in the organization, each once. */
 function permissions(organizationId, roleNames) {
   const roles = ORGANIZATIONS.get(organizationId)?.roles ?? {};
@@ -34,7 +45,10 @@ function accessDenied(description) {
 /**
  * Wraps oidc-provider's refresh_token grant: with `organization_id` (and no `resource`) the
  * access token becomes Logto's organization token, a JWT for `urn:logto:organization:<id>`
- * signed like the ID token, whose scope is the user's permissions in that organization.
+ * signed like the ID token. Its scope is the user's permissions in that organization that the
+ * sign-in was granted for the organizations resource: none (an empty scope, as in Logto
+ * 1.37.1) unless the sign-in requested `resource=urn:logto:resource:organizations` and asked
+ * for those permissions as scopes.
  * oidc-provider's own handler still does the rest: the checks, the rotation, the reuse
  * detection and the ID token.
  */
@@ -76,7 +90,12 @@ export function enableOrganizationTokens(provider, { accounts, signingAlg }) {
       sid: issued.sid,
     });
     const audience = `urn:logto:organization:${organizationId}`;
-    const scope = permissions(organizationId, roles).join(' ');
+    const granted = new Set(ctx.oidc.entities.Grant
+      .getResourceScopeFiltered(ORGANIZATIONS_RESOURCE.indicator, [...refreshToken.scopes])
+      .split(' '));
+    const scope = permissions(organizationId, roles)
+      .filter((permission) => granted.has(permission))
+      .join(' ');
     token.resourceServer = new provider.ResourceServer(audience, {
       scope,
       audience,

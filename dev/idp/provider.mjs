@@ -5,7 +5,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 import MemoryAdapter from './adapter.mjs';
-import { enableOrganizationTokens } from './organizations.mjs';
+import { ORGANIZATIONS_RESOURCE, enableOrganizationTokens } from './organizations.mjs';
 import { errorPage, signedOutPage, signOutPage } from './views.mjs';
 
 /** The demo API resource (RFC 8707), as if registered in the Logto Console. */
@@ -27,6 +27,19 @@ async function generateSigningKey() {
 }
 
 const ownTokens = (_ctx, client, token) => token.clientId === client.clientId;
+
+/**
+ * When Logto 1.37.1 hands out a new refresh token for a used one: for a public client on every
+ * use; for a confidential one, such as a Traditional web app, only once 70 % of the token's
+ * lifetime has passed (about day 10 of 14), and then on every use.
+ */
+export function rotatesLikeLogto(ctx) {
+  const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
+  return client.clientAuthMethod === 'none' || refreshToken.ttlPercentagePassed() >= 70;
+}
+
+/** oidc-provider's `rotateRefreshToken` for the IDP_ROTATE_REFRESH_TOKENS setting. */
+const REFRESH_TOKEN_ROTATION = { always: true, logto: rotatesLikeLogto };
 
 function clientMetadata(client) {
   const { redirectUris, postLogoutRedirectUris, backchannelLogoutUri } = client;
@@ -78,7 +91,13 @@ function logEvents(provider) {
   provider.on('server_error', (_ctx, error) => console.error(error));
 }
 
-export async function createProvider({ issuer, client, accessTokenTTL, accounts }) {
+/** The resource servers a sign-in may name, as if registered in the Logto Console. */
+const RESOURCE_SERVERS = new Map([API_RESOURCE, ORGANIZATIONS_RESOURCE]
+  .map(({ indicator, scopes }) => [indicator, scopes]));
+
+export async function createProvider({
+  issuer, client, accessTokenTTL, refreshTokenRotation = 'always', accounts,
+}) {
   const provider = new Provider(issuer, {
     adapter: MemoryAdapter,
     clients: [clientMetadata(client)],
@@ -104,7 +123,7 @@ export async function createProvider({ issuer, client, accessTokenTTL, accounts 
     ],
 
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    rotateRefreshToken: REFRESH_TOKEN_ROTATION[refreshTokenRotation],
     ttl: {
       // A number applies to every access token: opaque, API resource and organization JWTs.
       AccessToken: accessTokenTTL,
@@ -139,9 +158,10 @@ export async function createProvider({ issuer, client, accessTokenTTL, accounts 
         // even when the authorization request named a resource.
         useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, indicator) => {
-          if (indicator !== API_RESOURCE.indicator) throw new errors.InvalidTarget();
+          const scopes = RESOURCE_SERVERS.get(indicator);
+          if (!scopes) throw new errors.InvalidTarget();
           return {
-            scope: API_RESOURCE.scopes.join(' '),
+            scope: scopes.join(' '),
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: SIGNING_ALG } },
           };

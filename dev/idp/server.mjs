@@ -9,7 +9,7 @@ import express from 'express';
 import { errors } from 'oidc-provider';
 
 import { Accounts, seededUsers } from './accounts.mjs';
-import { DEFAULT_ACCESS_TOKEN_TTL, readConfig } from './config.mjs';
+import { DEFAULT_ACCESS_TOKEN_TTL, REFRESH_TOKEN_ROTATIONS, readConfig } from './config.mjs';
 import { interactionRoutes } from './interactions.mjs';
 import { ORGANIZATIONS } from './organizations.mjs';
 import { createProvider } from './provider.mjs';
@@ -60,6 +60,10 @@ console.log(`  client:  ${config.client.id} / ${config.client.secret}`);
 console.log(`  redirect URIs: ${config.client.redirectUris.join(' ')}`);
 if (config.accessTokenTTL !== DEFAULT_ACCESS_TOKEN_TTL) {
   console.log(`  access tokens expire after ${config.accessTokenTTL} s (IDP_ACCESS_TOKEN_TTL)`);
+}
+if (config.refreshTokenRotation !== REFRESH_TOKEN_ROTATIONS[0]) {
+  console.log('  refresh tokens rotate as in Logto: once 70 % of their 14 days have passed '
+    + '(IDP_ROTATE_REFRESH_TOKENS=logto)');
 }
 console.log('  users:');
 for (const { username, password, name } of users) {

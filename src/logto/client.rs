@@ -35,7 +35,8 @@ use super::jwt::{self, Claims, Rules, TokenError};
 use super::logout_token::{LogoutTokenClaims, RawLogoutToken};
 use super::options::SignInOptions;
 use super::types::{
-    CallbackParams, PendingSignIn, Refreshed, SignInStart, SignedIn, TokenSet, TokenTarget,
+    CallbackParams, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, PendingSignIn, Refreshed,
+    SignInStart, SignedIn, TokenSet, TokenTarget,
 };
 
 /// How to reach Logto and which application to sign in as.
@@ -60,7 +61,9 @@ pub struct LogtoConfig {
     pub prompt: Option<String>,
     /// API resource indicators, each sent as a `resource` parameter at sign-in. Their JWT
     /// access tokens come from [`LogtoClient::refresh`] with [`TokenTarget::Resource`]; the
-    /// code exchange itself still yields the opaque userinfo token.
+    /// code exchange itself still yields the opaque userinfo token. With
+    /// [`ORGANIZATIONS_SCOPE`] among the scopes, [`ORGANIZATIONS_RESOURCE`] is sent too
+    /// ([`sign_in_resources`](Self::sign_in_resources)).
     pub resources: Vec<String>,
     /// Limit for every request to Logto, connection included (default 5 s).
     pub http_timeout: Duration,
@@ -107,6 +110,19 @@ impl LogtoConfig {
     /// `{endpoint}/oidc`, the issuer Logto puts in its tokens.
     pub fn issuer(&self) -> String {
         format!("{}oidc", self.endpoint)
+    }
+
+    /// The `resource` parameters of the authorization request: [`resources`](Self::resources),
+    /// then [`ORGANIZATIONS_RESOURCE`] when [`ORGANIZATIONS_SCOPE`] is requested and the
+    /// resource is not configured already. Like Logto's own SDKs: without that resource,
+    /// Logto issues organization tokens with an empty scope.
+    pub fn sign_in_resources(&self) -> Vec<&str> {
+        let mut resources: Vec<&str> = self.resources.iter().map(String::as_str).collect();
+        let wants_organizations = self.scopes.iter().any(|scope| scope == ORGANIZATIONS_SCOPE);
+        if wants_organizations && !resources.contains(&ORGANIZATIONS_RESOURCE) {
+            resources.push(ORGANIZATIONS_RESOURCE);
+        }
+        resources
     }
 }
 
@@ -280,8 +296,8 @@ impl LogtoClient {
     }
 
     /// Starts a sign-in: the URL to send the browser to, and the attempt to keep in the session.
-    /// `options` are sent as Logto's extra parameters, and every configured resource as a
-    /// `resource` parameter.
+    /// `options` are sent as Logto's extra parameters, and each of
+    /// [`LogtoConfig::sign_in_resources`] as a `resource` parameter.
     pub async fn start_sign_in(&self, options: &SignInOptions) -> Result<SignInStart, LogtoError> {
         let provider = self.reachable_provider().await?;
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
@@ -296,7 +312,7 @@ impl LogtoClient {
         if let Some(prompt) = &self.config.prompt {
             request = request.add_extra_param("prompt", prompt);
         }
-        for resource in &self.config.resources {
+        for resource in self.config.sign_in_resources() {
             request = request.add_extra_param("resource", resource);
         }
         for (name, value) in options.to_params() {
@@ -375,11 +391,13 @@ impl LogtoClient {
     /// what the new access token is for. Any ID token that comes back is verified like the
     /// sign-in's, except for `nonce`, and its `sub` must be `expected_sub`.
     ///
-    /// Logto rotates refresh tokens: store [`Refreshed::refresh_token`] before anything else
-    /// can use the old one, and never run two refreshes of one token at once, since a spent
-    /// token used again revokes the whole grant ([`LogtoError::is_invalid_grant`]). When the
-    /// grant succeeds but its ID token does not verify, the rotated refresh token comes with
-    /// the error ([`LogtoError::RefreshedIdTokenRejected`]): store it all the same.
+    /// Logto may rotate the refresh token: a Traditional web app's once 70 % of its 14-day
+    /// lifetime has passed (about day 10), then on every use; a public client's on every use.
+    /// So store [`Refreshed::refresh_token`] before anything else can use the old one, and
+    /// never run two refreshes of one token at once, since a rotated-away token used again
+    /// revokes the whole grant ([`LogtoError::is_invalid_grant`]). When the grant succeeds but
+    /// its ID token does not verify, the refresh token to use next comes with the error
+    /// ([`LogtoError::RefreshedIdTokenRejected`]): store it all the same.
     pub async fn refresh(
         &self,
         refresh_token: &str,
@@ -416,7 +434,7 @@ impl LogtoClient {
                 };
                 let verified = self.verify_id_token(raw, &expected, Some(expected_sub));
                 Some(verified.await.map_err(|reason| {
-                    // Logto has rotated the refresh token already: hand it on with the error.
+                    // Logto may have rotated the refresh token already: hand it on with the error.
                     LogtoError::RefreshedIdTokenRejected {
                         rotated_refresh_token: SecretString::from(refresh_token.clone()),
                         reason: Box::new(reason),
@@ -848,4 +866,48 @@ pub fn unix_now() -> i64 {
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(scopes: &[&str], resources: &[&str]) -> LogtoConfig {
+        let url = |value: &str| Url::parse(value).unwrap();
+        let mut config = LogtoConfig::new(
+            url("http://localhost:3001/"),
+            "app".to_owned(),
+            SecretString::from("secret"),
+            url("http://localhost:3000/callback"),
+            url("http://localhost:3000/"),
+        );
+        config
+            .scopes
+            .extend(scopes.iter().map(|&scope| scope.to_owned()));
+        config.resources = resources
+            .iter()
+            .map(|&resource| resource.to_owned())
+            .collect();
+        config
+    }
+
+    #[test]
+    fn the_organizations_scope_brings_the_organizations_resource_once() {
+        let api = "https://api.bookstore.example";
+        assert_eq!(config(&[], &[api]).sign_in_resources(), [api]);
+        assert_eq!(
+            config(&[ORGANIZATIONS_SCOPE, "read:club-shelf"], &[api]).sign_in_resources(),
+            [api, ORGANIZATIONS_RESOURCE]
+        );
+        assert_eq!(
+            config(&[ORGANIZATIONS_SCOPE], &[ORGANIZATIONS_RESOURCE, api]).sign_in_resources(),
+            [ORGANIZATIONS_RESOURCE, api],
+            "configured already: not sent twice"
+        );
+        assert_eq!(
+            config(&["urn:logto:scope:organization_roles"], &[]).sign_in_resources(),
+            Vec::<&str>::new(),
+            "organization roles alone carry no permissions"
+        );
+    }
 }

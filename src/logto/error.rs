@@ -81,9 +81,10 @@ pub enum LogtoError {
     InvalidIdToken(#[source] TokenError),
 
     /// A refresh succeeded, but the ID token that came with it could not be verified (for
-    /// example, signed with a new key while the JWKS cannot be fetched). Logto has rotated the
-    /// refresh token already: store `rotated_refresh_token`, or the next refresh reuses a spent
-    /// one and Logto revokes the grant. Its `Debug` does not show the token.
+    /// example, signed with a new key while the JWKS cannot be fetched). Logto may have rotated
+    /// the refresh token already: store `rotated_refresh_token` (the token to use next), or the
+    /// next refresh may reuse a rotated-away one, and Logto revokes the grant. Its `Debug`
+    /// does not show the token.
     #[error("the ID token from a refresh could not be verified")]
     RefreshedIdTokenRejected {
         rotated_refresh_token: secrecy::SecretString,

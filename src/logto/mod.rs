@@ -58,6 +58,6 @@ pub use jwt::{ALLOWED_ALGORITHMS, Audience, TokenError};
 pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_MAX_AGE, LogoutTokenClaims};
 pub use options::{DirectSignIn, FirstScreen, Identifier, InvalidSignInOption, SignInOptions};
 pub use types::{
-    CallbackParams, PendingSignIn, Refreshed, SignInStart, SignedIn, TokenSet, TokenTarget,
-    UserProfile,
+    CallbackParams, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, PendingSignIn, Refreshed,
+    SignInStart, SignedIn, TokenSet, TokenTarget, UserProfile,
 };

@@ -86,6 +86,16 @@ impl std::fmt::Debug for TokenSet {
     }
 }
 
+/// The scope that lets a sign-in ask for organization tokens (and puts the `organizations`
+/// claim in the ID token).
+pub const ORGANIZATIONS_SCOPE: &str = "urn:logto:scope:organizations";
+
+/// Logto's reserved resource for organization permissions. Only when a sign-in requests it
+/// (besides the permissions themselves, as scopes) do organization tokens carry the user's
+/// organization permissions; without it their `scope` is empty. Logto's own SDKs request it
+/// whenever [`ORGANIZATIONS_SCOPE`] is requested, and so does [`LogtoClient`](super::LogtoClient).
+pub const ORGANIZATIONS_RESOURCE: &str = "urn:logto:resource:organizations";
+
 /// What the access token from a refresh is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TokenTarget {
@@ -96,7 +106,8 @@ pub enum TokenTarget {
     /// otherwise Logto answers `invalid_target`.
     Resource(String),
     /// A Logto organization token, sent as `organization_id=`. Its audience is
-    /// `urn:logto:organization:<id>`, and it needs the scope `urn:logto:scope:organizations`.
+    /// `urn:logto:organization:<id>`, and it needs the scope [`ORGANIZATIONS_SCOPE`]; its
+    /// `scope` holds the requested organization permissions the user has there.
     Organization(String),
 }
 
@@ -119,8 +130,9 @@ pub struct Refreshed {
     pub access_token: String,
     /// Unix seconds.
     pub expires_at: Option<i64>,
-    /// The rotated refresh token; the one just used when the response named none. Store it
-    /// at once: Logto revokes the whole grant when a spent refresh token is used again.
+    /// The refresh token to use next: a rotated one, or the one just used when Logto did not
+    /// rotate it. Store it at once: Logto revokes the whole grant when a rotated-away refresh
+    /// token is used again.
     pub refresh_token: String,
     /// The new ID token, when Logto sent one.
     pub id_token: Option<String>,

@@ -18,7 +18,8 @@ use url::Url;
 use crate::helpers::{APP_ID, APP_SECRET, query_pairs, query_value, registered_client};
 use crate::test_idp::{
     ANOTHER_USER_SUB, BOOKSTORE_API, Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour,
-    ORGANIZATIONS_SCOPE, RegisteredClient, TestIdp, TestUser,
+    ORGANIZATION_MEMBER_PERMISSIONS, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, RegisteredClient,
+    TestIdp, TestUser,
 };
 
 /// Where the (absent) app would live; only its redirect URIs matter.
@@ -229,6 +230,41 @@ async fn every_sign_in_option_and_configured_resource_is_sent() {
     assert_eq!(query_value(&recorded, "identifier"), Some("phone"));
     assert_eq!(query_value(&recorded, "resource"), Some(BOOKSTORE_API));
     assert_eq!(query_value(&recorded, "login_hint"), None);
+}
+
+#[tokio::test]
+async fn the_organizations_scope_adds_the_organizations_resource_to_the_sign_in_once() {
+    let resources_sent = async |adjust: fn(&mut LogtoConfig)| {
+        let fixture = setup(adjust).await;
+        let start = fixture
+            .client
+            .start_sign_in(&SignInOptions::default())
+            .await
+            .unwrap();
+        query_pairs(start.url.as_str())
+            .into_iter()
+            .filter(|(name, _)| name == "resource")
+            .map(|(_, value)| value)
+            .collect::<Vec<_>>()
+    };
+
+    let with_api_and_organizations = |config: &mut LogtoConfig| {
+        with_bookstore_api(config);
+        config.scopes.push(ORGANIZATIONS_SCOPE.to_owned());
+    };
+    assert_eq!(
+        resources_sent(with_api_and_organizations).await,
+        [BOOKSTORE_API, ORGANIZATIONS_RESOURCE]
+    );
+    let configured_already = |config: &mut LogtoConfig| {
+        config.scopes.push(ORGANIZATIONS_SCOPE.to_owned());
+        config.resources = vec![ORGANIZATIONS_RESOURCE.to_owned()];
+    };
+    assert_eq!(
+        resources_sent(configured_already).await,
+        [ORGANIZATIONS_RESOURCE]
+    );
+    assert_eq!(resources_sent(with_bookstore_api).await, [BOOKSTORE_API]);
 }
 
 #[tokio::test]
@@ -493,7 +529,13 @@ async fn forged_access_tokens_are_rejected() {
 
 #[tokio::test]
 async fn organization_tokens_need_the_scope_and_a_membership() {
-    let fixture = setup(|config| config.scopes.push(ORGANIZATIONS_SCOPE.to_owned())).await;
+    let fixture = setup(|config| {
+        config.scopes.push(ORGANIZATIONS_SCOPE.to_owned());
+        config
+            .scopes
+            .push(ORGANIZATION_MEMBER_PERMISSIONS.to_owned());
+    })
+    .await;
     fixture
         .idp
         .set_user(TestUser::alice().in_organizations(&["org_1"]));
@@ -516,6 +558,15 @@ async fn organization_tokens_need_the_scope_and_a_membership() {
         .await
         .expect("a valid organization token");
     assert_eq!(claims.sub.as_deref(), Some(sub.as_str()));
+    assert_eq!(
+        claims.scope.as_deref(),
+        Some(ORGANIZATION_MEMBER_PERMISSIONS),
+        "the member's organization permissions, as the sign-in asked for them"
+    );
+    assert_eq!(
+        refreshed.scope.as_deref(),
+        Some(ORGANIZATION_MEMBER_PERMISSIONS)
+    );
     assert_eq!(
         signed_in.claims.extra["organizations"],
         json!(["org_1"]),

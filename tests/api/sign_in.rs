@@ -7,7 +7,7 @@ use crate::helpers::{
     APP_ID, Store, TestApp, assert_cookies_fit_in_a_browser, location, query_pairs, query_value,
     spawn_app, spawn_app_with,
 };
-use crate::test_idp::{Endpoint, Misbehaviour, TestUser};
+use crate::test_idp::{Endpoint, Misbehaviour, ORGANIZATIONS_RESOURCE, TestUser};
 
 for_both_stores!(
     a_user_signs_in_and_out_through_logto,
@@ -80,7 +80,16 @@ async fn the_authorization_request_carries_pkce_state_nonce_and_the_reserved_sco
         value("scope"),
         Some("openid offline_access profile email urn:logto:scope:organizations read:books")
     );
-    assert_eq!(value("resource"), Some(crate::helpers::API_RESOURCE));
+    let resources: Vec<&str> = query
+        .iter()
+        .filter(|(name, _)| name == "resource")
+        .map(|(_, resource)| resource.as_str())
+        .collect();
+    assert_eq!(
+        resources,
+        [crate::helpers::API_RESOURCE, ORGANIZATIONS_RESOURCE],
+        "the organizations scope brings Logto's organizations resource"
+    );
     assert_eq!(value("prompt"), Some("consent"));
     assert_eq!(value("code_challenge_method"), Some("S256"));
     assert_eq!(value("code_challenge").map(str::len), Some(43));

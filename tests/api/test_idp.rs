@@ -3,7 +3,9 @@
 //! It serves discovery, JWKS, an auto-approving authorization endpoint, a token endpoint
 //! (authorization code + PKCE S256 and refresh token with rotation, `client_secret_basic`),
 //! userinfo, token revocation and RP-initiated logout, all under `{endpoint}/oidc` like Logto.
-//! It knows one API resource, [`BOOKSTORE_API`], and Logto's organization tokens. Tests can
+//! It knows one API resource, [`BOOKSTORE_API`], and Logto's organization tokens, which carry
+//! [`ORGANIZATION_MEMBER_PERMISSIONS`] only when the sign-in requested
+//! [`ORGANIZATIONS_RESOURCE`] and those permissions as scopes, as in Logto 1.37. Tests can
 //! switch it into a [`Misbehaviour`] to exercise the app's rejection paths, swap the signed-in
 //! [`TestUser`], rotate the signing key, mint back-channel logout tokens, slow the token
 //! endpoint down, shorten access token lifetimes and stop the server to simulate an outage.
@@ -51,6 +53,12 @@ pub const BOOKSTORE_API: &str = "https://api.bookstore.example";
 pub const BOOKSTORE_API_SCOPES: &str = "read:books write:books";
 /// The scope Logto requires for organization tokens.
 pub const ORGANIZATIONS_SCOPE: &str = "urn:logto:scope:organizations";
+/// Logto's reserved resource for organization permissions: unless the sign-in requested it,
+/// organization tokens have an empty scope.
+pub const ORGANIZATIONS_RESOURCE: &str = "urn:logto:resource:organizations";
+/// The organization permissions every member holds in each of their organizations (one
+/// "member" role for all, unlike Logto, where they depend on the member's roles).
+pub const ORGANIZATION_MEMBER_PERMISSIONS: &str = "read:club-shelf";
 /// The `events` member of a back-channel logout token.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Fixed account creation time of every test user (2023-11-14), in milliseconds like Logto.
@@ -1131,7 +1139,8 @@ fn parse_authorization_request(
         .filter(|(name, _)| name == "resource")
         .map(|(_, resource)| resource.clone())
         .collect();
-    if resources.iter().any(|resource| resource != BOOKSTORE_API) {
+    let known = |resource: &String| resource == BOOKSTORE_API || resource == ORGANIZATIONS_RESOURCE;
+    if !resources.iter().all(known) {
         return Err((
             "invalid_target",
             "resource indicator is missing, or unknown",
@@ -1411,11 +1420,32 @@ impl IdpState {
             }
             Target::Organization(id) => {
                 let audience = format!("urn:logto:organization:{id}");
-                let token = self.issue_jwt_access_token(sign_in, &audience, None, lifetime);
-                (token, lifetime, None)
+                let scope = organization_scope(sign_in);
+                let token =
+                    self.issue_jwt_access_token(sign_in, &audience, scope.as_deref(), lifetime);
+                // Logto answers an empty scope as `"scope": ""`, with no claim in the token.
+                (token, lifetime, Some(scope.unwrap_or_default()))
             }
         }
     }
+}
+
+/// The permissions in an organization token, `None` when none: those requested as scopes
+/// at sign-in, and only when the sign-in also requested [`ORGANIZATIONS_RESOURCE`] (Logto
+/// grants organization permissions through that resource alone).
+fn organization_scope(sign_in: &SignIn) -> Option<String> {
+    if !sign_in
+        .resources
+        .iter()
+        .any(|r| r == ORGANIZATIONS_RESOURCE)
+    {
+        return None;
+    }
+    let granted: Vec<&str> = ORGANIZATION_MEMBER_PERMISSIONS
+        .split_whitespace()
+        .filter(|permission| has_scope(&sign_in.scope, permission))
+        .collect();
+    (!granted.is_empty()).then(|| granted.join(" "))
 }
 
 /// `GET /oidc/me`: the claims of the user behind a valid opaque access token.

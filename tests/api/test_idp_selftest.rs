@@ -1059,6 +1059,45 @@ async fn resources_give_jwt_access_tokens_and_organizations_need_scope_and_membe
 }
 
 #[tokio::test]
+async fn organization_tokens_carry_permissions_only_when_the_organizations_resource_was_requested()
+{
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    idp.set_user(TestUser::alice().in_organizations(&["org_1"]));
+    let organization_token = async |scope: &str, resources: &[(&'static str, &str)]| {
+        let pending = authorize_with(&idp, &http, scope, resources).await;
+        let body =
+            token_body(redeem(&idp, &http, &pending.code, &pending.code_verifier).await).await;
+        let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+        token_body(refresh(&idp, &http, &refresh_token, &[("organization_id", "org_1")]).await)
+            .await
+    };
+    let with_permission = format!("openid offline_access {ORGANIZATIONS_SCOPE} read:club-shelf");
+    let organizations_resource = [("resource", ORGANIZATIONS_RESOURCE)];
+
+    let granted = organization_token(&with_permission, &organizations_resource).await;
+    assert_eq!(granted["scope"], "read:club-shelf");
+    let claims = jwt_part(granted["access_token"].as_str().unwrap(), 1);
+    assert_eq!(claims["aud"], "urn:logto:organization:org_1");
+    assert_eq!(claims["scope"], "read:club-shelf");
+
+    for (scope, resources) in [
+        (with_permission.as_str(), &[][..]),
+        (with_permission.as_str(), &[("resource", BOOKSTORE_API)][..]),
+        (
+            &format!("openid offline_access {ORGANIZATIONS_SCOPE}"),
+            &organizations_resource[..],
+        ),
+    ] {
+        let empty = organization_token(scope, resources).await;
+        assert_eq!(empty["scope"], "", "{scope} {resources:?}");
+        let claims = jwt_part(empty["access_token"].as_str().unwrap(), 1);
+        assert_eq!(claims["aud"], "urn:logto:organization:org_1");
+        assert_eq!(claims["scope"], Value::Null, "{scope} {resources:?}");
+    }
+}
+
+#[tokio::test]
 async fn userinfo_and_revocation_behave_like_logto() {
     let idp = TestIdp::start(registered_client()).await;
     let http = http_client();

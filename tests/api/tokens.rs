@@ -11,7 +11,10 @@ use crate::helpers::{
     API_RESOURCE, Store, assert_cookies_fit_in_a_browser, spawn_app, spawn_app_with,
 };
 use crate::sign_in::signed_in_app;
-use crate::test_idp::{ANOTHER_USER_SUB, Endpoint, Misbehaviour, ORGANIZATIONS_SCOPE, TestUser};
+use crate::test_idp::{
+    ANOTHER_USER_SUB, Endpoint, Misbehaviour, ORGANIZATION_MEMBER_PERMISSIONS, ORGANIZATIONS_SCOPE,
+    TestUser,
+};
 
 for_both_stores!(
     twenty_concurrent_requests_with_an_expired_token_refresh_it_once,
@@ -172,7 +175,13 @@ async fn the_profile_links_each_organization_to_its_token_page() {
 
 #[tokio::test]
 async fn an_organization_token_page_shows_a_verified_token_for_that_organization() {
-    let app = spawn_app(Store::Cookie).await;
+    // LOGTO_SCOPES as the README says: the organizations scope and the permissions wanted.
+    let app = spawn_app_with(Store::Cookie, |config| {
+        config
+            .scopes
+            .push(ORGANIZATION_MEMBER_PERMISSIONS.to_owned());
+    })
+    .await;
     app.idp()
         .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
     app.sign_in().await;
@@ -182,6 +191,10 @@ async fn an_organization_token_page_shows_a_verified_token_for_that_organization
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
     assert!(page.contains("urn:logto:organization:org_bookclub"));
+    assert!(
+        page.contains(&format!("<code>{ORGANIZATION_MEMBER_PERMISSIONS}</code>")),
+        "the token carries the member's organization permissions: {page}"
+    );
     assert_eq!(app.idp().refresh_grant_count(), 1);
 
     // Cached in the session like any other access token.

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 
 import { readConfig } from '../config.mjs';
+import { rotatesLikeLogto } from '../provider.mjs';
 
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs');
 const CLIENT = { id: 'test-app', secret: 'test-secret' };
@@ -29,6 +30,13 @@ const BOB = { username: 'bob', password: 'bob-password' };
 const ACCESS_TOKEN_TTL = 900;
 const BOOK_CLUB = 'org_bookclub';
 const ORGANIZATION_SCOPES = 'openid offline_access urn:logto:scope:organizations';
+const ORGANIZATIONS_RESOURCE = 'urn:logto:resource:organizations';
+/** A sign-in as Logto's SDKs make it for organization permissions: the organizations scope and
+ * resource, and the permissions wanted as scopes. */
+const ORGANIZATION_PERMISSIONS_SIGN_IN = {
+  scope: `${ORGANIZATION_SCOPES} read:club-shelf`,
+  resource: ORGANIZATIONS_RESOURCE,
+};
 const ALL_SCOPES = [
   'openid', 'offline_access', 'profile', 'email', 'phone', 'roles', 'custom_data',
   'urn:logto:scope:organizations', 'urn:logto:scope:organization_roles',
@@ -512,7 +520,7 @@ test('refresh tokens rotate, and reusing a spent one revokes the grant', async (
 });
 
 test('organization_id gets an organization token; the refresh token rotates as usual', async () => {
-  const tokens = await signedIn({ scope: ORGANIZATION_SCOPES });
+  const tokens = await signedIn(ORGANIZATION_PERMISSIONS_SIGN_IN);
   const since = idp.stderr.length;
   const { status, body } = await refresh(tokens.refresh_token, { organization_id: BOOK_CLUB });
   assert.equal(status, 200, JSON.stringify(body));
@@ -550,6 +558,39 @@ test('organization_id gets an organization token; the refresh token rotates as u
   const values = [tokens.refresh_token, body.refresh_token, body.access_token];
   const lines = idp.stderr.slice(since);
   assert.ok(!lines.some((line) => values.some((value) => line.includes(value))), 'no token values');
+});
+
+test('organization tokens carry permissions only if the sign-in asked for the resource', async () => {
+  const organizationToken = async (params) => {
+    const tokens = await signedIn(params);
+    const { status, body } = await refresh(tokens.refresh_token, { organization_id: BOOK_CLUB });
+    assert.equal(status, 200, JSON.stringify(body));
+    const { payload } = await verifiedJwt(body.access_token);
+    assert.equal(payload.aud, `urn:logto:organization:${BOOK_CLUB}`);
+    return { scope: body.scope, claim: payload.scope };
+  };
+
+  // As Logto's SDKs sign in: the organizations resource and the permission as a scope.
+  assert.deepEqual(await organizationToken(ORGANIZATION_PERMISSIONS_SIGN_IN), {
+    scope: 'read:club-shelf', claim: 'read:club-shelf',
+  });
+  // Asking for a permission Alice's role does not grant adds nothing.
+  const more = { ...ORGANIZATION_PERMISSIONS_SIGN_IN, scope: `${ORGANIZATION_SCOPES} read:club-shelf write:club-shelf` };
+  assert.deepEqual(await organizationToken(more), {
+    scope: 'read:club-shelf', claim: 'read:club-shelf',
+  });
+
+  // Without the resource (the permission asked for as a scope all the same), or without the
+  // permission: an empty scope, as a real Logto 1.37.1 issues it.
+  const withoutResource = [
+    { scope: `${ORGANIZATION_SCOPES} read:club-shelf` },
+    { scope: `${ORGANIZATION_SCOPES} read:club-shelf read:books`, resource: API },
+    { scope: ORGANIZATION_SCOPES, resource: ORGANIZATIONS_RESOURCE },
+  ];
+  for (const params of withoutResource) {
+    assert.deepEqual(await organizationToken(params), { scope: '', claim: undefined },
+      `no permissions for ${JSON.stringify(params)}`);
+  }
 });
 
 test('organization tokens are for members; a refusal does not spend the token', async () => {
@@ -591,6 +632,50 @@ test('organization_id and resource together are invalid_request', async () => {
   assert.equal(status, 400);
   assert.equal(body.error, 'invalid_request');
   assert.equal((await refresh(tokens.refresh_token)).status, 200, 'the refresh token still works');
+});
+
+test('refresh tokens rotate on every use by default, and once past 70 % of their life like Logto', () => {
+  assert.equal(readConfig({}).refreshTokenRotation, 'always');
+  assert.equal(readConfig({ IDP_ROTATE_REFRESH_TOKENS: 'logto' }).refreshTokenRotation, 'logto');
+  assert.throws(() => readConfig({ IDP_ROTATE_REFRESH_TOKENS: 'never' }), {
+    message: 'IDP_ROTATE_REFRESH_TOKENS must be always or logto, got "never"',
+  });
+
+  const used = (clientAuthMethod, percentPassed) => ({
+    oidc: {
+      entities: {
+        Client: { clientAuthMethod },
+        RefreshToken: { ttlPercentagePassed: () => percentPassed },
+      },
+    },
+  });
+  assert.equal(rotatesLikeLogto(used('client_secret_basic', 0)), false, 'a fresh token stays');
+  assert.equal(rotatesLikeLogto(used('client_secret_basic', 69)), false, 'day 9 and a half');
+  assert.equal(rotatesLikeLogto(used('client_secret_basic', 70)), true, 'from day 10 on');
+  assert.equal(rotatesLikeLogto(used('none', 0)), true, 'a public client: every use');
+});
+
+test('IDP_ROTATE_REFRESH_TOKENS=logto: a fresh refresh token comes back unchanged', async () => {
+  const logtoLike = await startIdp({
+    LOGTO_APP_ID: CLIENT.id, LOGTO_APP_SECRET: CLIENT.secret, BASE_URL: APP,
+    IDP_ROTATE_REFRESH_TOKENS: 'logto',
+  });
+  const defaultIdp = idp;
+  idp = logtoLike;
+  try {
+    assert.ok(logtoLike.stdout.some((line) => line.includes('IDP_ROTATE_REFRESH_TOKENS=logto')));
+    const { refresh_token: first } = await signedIn(ORGANIZATION_PERMISSIONS_SIGN_IN);
+    // Used three times, for userinfo and for the organization: the same token, still good.
+    for (const extra of [{}, { organization_id: BOOK_CLUB }, {}]) {
+      const { status, body } = await refresh(first, extra);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal(body.refresh_token, first, 'not rotated before 70 % of its lifetime');
+    }
+  } finally {
+    idp = defaultIdp;
+    await stopIdp(logtoLike);
+  }
+  assert.ok(!idp.stdout.some((line) => line.includes('IDP_ROTATE_REFRESH_TOKENS')));
 });
 
 test('IDP_ACCESS_TOKEN_TTL: an hour by default, shown at start when set', async () => {
