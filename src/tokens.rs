@@ -1,7 +1,8 @@
 //! Access tokens for the signed-in user, refreshed at most once at a time per grant.
 //!
-//! Logto rotates refresh tokens and revokes the whole grant when a spent one is used again, so
-//! two requests of one session must never both refresh. A refresh runs under a lock per grant:
+//! Logto may rotate the refresh token at any refresh (a Traditional web app's from about day 10
+//! of its 14, a public client's every time) and revokes the whole grant when a rotated-away one
+//! is used again, so two requests of one session must never both refresh. A refresh runs under a lock per grant:
 //! a mutex in this process and, with Redis, a short Redis lock that every instance shares.
 //! Whoever holds the lock first adopts what an earlier holder stored in the hand-off record,
 //! and refreshes only if the token is still stale.

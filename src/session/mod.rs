@@ -306,7 +306,7 @@ impl UserSession {
 
     /// Stores `user` after a refresh, making room in a full cookie by dropping cached access
     /// tokens (they can be fetched again), soonest to expire first and `keep` last. The
-    /// refresh token is never dropped: Logto has rotated it, and the old one is spent.
+    /// refresh token is never dropped: Logto may have rotated it, and then the old one is spent.
     pub fn store_refreshed(
         &self,
         user: &mut SignedInUser,

@@ -929,12 +929,14 @@ async fn after_a_jwks_failure_logto_is_left_alone_until_the_backoff_has_passed()
     assert_eq!(health.consecutive_failures, 1);
     assert!(health.retry_in <= SHORT_BACKOFF.initial);
     assert!(
-        fixture
-            .client
-            .start_sign_in(&SignInOptions::default())
-            .await
-            .is_ok(),
-        "discovery was loaded before: sign-in still starts"
+        matches!(
+            fixture
+                .client
+                .start_sign_in(&SignInOptions::default())
+                .await,
+            Err(LogtoError::ProviderBackingOff { .. })
+        ),
+        "no browser is sent to a Logto that just failed, though discovery was loaded before"
     );
 
     fixture.idp.set_misbehaviour(Misbehaviour::None);

@@ -115,7 +115,7 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
         LOGTO_ENDPOINT: idpOrigin,
         LOGTO_APP_ID: 'bookstore-demo',
         LOGTO_APP_SECRET: 'bookstore-demo-secret',
-        LOGTO_SCOPES: 'email read:books urn:logto:scope:organizations',
+        LOGTO_SCOPES: 'email read:books urn:logto:scope:organizations read:club-shelf',
         LOGTO_RESOURCES: 'https://api.bookstore.example',
         LOGTO_SOCIAL_CONNECTORS: 'github',
         LOGTO_EMAIL_SIGN_IN: 'true',
