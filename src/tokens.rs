@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::logto::{
-    LogtoClient, LogtoError, Refreshed, TokenSet, TokenTarget, UserProfile, unix_now,
+    LogtoClient, LogtoError, Refreshed, TokenSet, TokenTarget, UserProfile, unix_now_ms,
 };
 use crate::session::{CachedToken, SessionDirectory, SignedInUser, UserSession};
 use crate::shared_redis::SharedRedis;
 use secrecy::ExposeSecret;
 
-/// A token this close to expiry is refreshed first.
+/// A token this close to expiry is refreshed first (a quarter of its lifetime when shorter).
 const EXPIRY_MARGIN_SECS: i64 = 60;
 /// Requests to Logto a refresh may make, each bounded by the HTTP timeout: discovery, the
 /// JWKS, the token request, and the JWKS again for an ID token under a new key.
@@ -400,18 +400,44 @@ fn ensure_room_for_refresh(
 }
 
 fn fresh_token(user: &SignedInUser, target: &TokenTarget) -> Option<String> {
-    let now = unix_now();
-    let fresh = |expires_at: Option<i64>| expires_at.is_none_or(|at| at - EXPIRY_MARGIN_SECS > now);
+    let now_ms = unix_now_ms();
     match target_key(target) {
-        None => {
-            fresh(user.tokens.access_token_expires_at).then(|| user.tokens.access_token.clone())
-        }
+        None => is_fresh(
+            user.tokens.access_token_issued_at_ms,
+            user.tokens.access_token_expires_at,
+            now_ms,
+        )
+        .then(|| user.tokens.access_token.clone()),
         Some(key) => user
             .extra_tokens
             .get(&key)
-            .filter(|cached| fresh(cached.expires_at))
+            .filter(|cached| is_fresh(cached.issued_at_ms, cached.expires_at, now_ms))
             .map(|cached| cached.token.clone()),
     }
+}
+
+/// Whether a token issued at `issued_at_ms` that expires at `expires_at` (Unix seconds, as
+/// counted from its issue) is still good to use at `now_ms`: until a margin before expiry of
+/// a minute, or a quarter of its lifetime when that is shorter, so that a token of a few
+/// seconds is used too rather than refreshed on every request. A token of unknown issue time
+/// gets the full minute; one without an expiry never expires.
+fn is_fresh(issued_at_ms: Option<i64>, expires_at: Option<i64>, now_ms: i64) -> bool {
+    let Some(expires_at) = expires_at else {
+        return true;
+    };
+    let (expires_at_ms, margin_ms) = match issued_at_ms {
+        Some(issued_at_ms) => {
+            let lifetime_ms = expires_at
+                .saturating_sub(issued_at_ms / 1_000)
+                .saturating_mul(1_000);
+            (
+                issued_at_ms.saturating_add(lifetime_ms),
+                (lifetime_ms / 4).clamp(0, EXPIRY_MARGIN_SECS * 1_000),
+            )
+        }
+        None => (expires_at.saturating_mul(1_000), EXPIRY_MARGIN_SECS * 1_000),
+    };
+    now_ms < expires_at_ms.saturating_sub(margin_ms)
 }
 
 fn apply_refresh(user: &mut SignedInUser, target: &TokenTarget, refreshed: Refreshed) {
@@ -419,6 +445,7 @@ fn apply_refresh(user: &mut SignedInUser, target: &TokenTarget, refreshed: Refre
         None => {
             user.tokens.access_token = refreshed.access_token;
             user.tokens.access_token_expires_at = refreshed.expires_at;
+            user.tokens.access_token_issued_at_ms = Some(refreshed.issued_at_ms);
         }
         Some(key) => {
             user.extra_tokens.insert(
@@ -426,6 +453,7 @@ fn apply_refresh(user: &mut SignedInUser, target: &TokenTarget, refreshed: Refre
                 CachedToken {
                     token: refreshed.access_token,
                     expires_at: refreshed.expires_at,
+                    issued_at_ms: Some(refreshed.issued_at_ms),
                 },
             );
         }
@@ -440,4 +468,41 @@ fn apply_refresh(user: &mut SignedInUser, target: &TokenTarget, refreshed: Refre
         user.profile.sid = user.profile.sid.take().or(sid);
     }
     user.revision += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token of `lifetime_secs` issued at `issued_at_ms`, as the client records it.
+    fn token(issued_at_ms: i64, lifetime_secs: i64) -> (Option<i64>, Option<i64>) {
+        (
+            Some(issued_at_ms),
+            Some(issued_at_ms / 1_000 + lifetime_secs),
+        )
+    }
+
+    #[test]
+    fn a_token_is_used_until_a_quarter_of_its_life_or_a_minute_is_left() {
+        let issued = 1_700_000_000_400;
+        for (lifetime, usable_ms) in [(1, 750), (30, 22_500), (66, 49_500), (3_600, 3_540_000)] {
+            let (issued_at, expires_at) = token(issued, lifetime);
+            assert!(
+                is_fresh(issued_at, expires_at, issued + usable_ms - 1),
+                "{lifetime} s: still fresh just before {usable_ms} ms"
+            );
+            assert!(
+                !is_fresh(issued_at, expires_at, issued + usable_ms),
+                "{lifetime} s: due at {usable_ms} ms"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_of_unknown_issue_gets_the_minute_and_one_without_expiry_never_expires() {
+        let now_ms = 1_700_000_000_000;
+        assert!(is_fresh(None, Some(now_ms / 1_000 + 61), now_ms));
+        assert!(!is_fresh(None, Some(now_ms / 1_000 + 60), now_ms));
+        assert!(is_fresh(None, None, now_ms));
+    }
 }

@@ -363,6 +363,7 @@ impl LogtoClient {
         let response = self
             .health
             .record_outcome(response, |error| status.says_logto_is_down(error))?;
+        let issued_at_ms = unix_now_ms();
 
         let id_token = response
             .extra_fields()
@@ -379,7 +380,8 @@ impl LogtoClient {
 
         let tokens = TokenSet {
             id_token,
-            access_token_expires_at: expires_at(&response),
+            access_token_expires_at: expires_at(&response, issued_at_ms),
+            access_token_issued_at_ms: Some(issued_at_ms),
             refresh_token: response.refresh_token().map(|token| token.secret().clone()),
             scope: granted_scope(&response),
             access_token,
@@ -421,6 +423,7 @@ impl LogtoClient {
         let response = self
             .health
             .record_outcome(response, |error| status.says_logto_is_down(error))?;
+        let issued_at_ms = unix_now_ms();
 
         let access_token = response.access_token().secret().clone();
         let refresh_token = response.refresh_token().unwrap_or(&spent).secret().clone();
@@ -444,7 +447,8 @@ impl LogtoClient {
             None => None,
         };
         Ok(Refreshed {
-            expires_at: expires_at(&response),
+            expires_at: expires_at(&response, issued_at_ms),
+            issued_at_ms,
             refresh_token,
             scope: granted_scope(&response),
             access_token,
@@ -820,12 +824,12 @@ struct OAuthError {
     error: String,
 }
 
-/// When the access token expires, in Unix seconds, from the response's `expires_in`.
-fn expires_at(response: &LogtoTokenResponse) -> Option<i64> {
-    let now = unix_now();
-    response
-        .expires_in()
-        .map(|lifetime| now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
+/// When the access token expires, in Unix seconds, from the response's `expires_in`, counted
+/// from `issued_at_ms` (Unix milliseconds).
+fn expires_at(response: &LogtoTokenResponse, issued_at_ms: i64) -> Option<i64> {
+    response.expires_in().map(|lifetime| {
+        (issued_at_ms / 1_000).saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
+    })
 }
 
 /// The response's `scope`, space-separated as Logto sent it.
@@ -857,6 +861,15 @@ fn token_request_error(
         )),
         RequestTokenError::Other(message) => LogtoError::InvalidTokenResponse(message),
     }
+}
+
+/// Milliseconds since the Unix epoch, for tokens that live only seconds.
+pub fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Seconds since the Unix epoch: the clock every expiry here is measured with.

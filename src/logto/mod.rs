@@ -49,7 +49,7 @@ mod options;
 mod types;
 
 pub use access_token::AccessTokenClaims;
-pub use client::{LogtoClient, LogtoConfig, unix_now};
+pub use client::{LogtoClient, LogtoConfig, unix_now, unix_now_ms};
 pub use discovery::ProviderMetadata;
 pub use error::{LogtoError, error_chain};
 pub use health::{Backoff, LogtoHealth};

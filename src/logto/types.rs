@@ -71,6 +71,9 @@ pub struct TokenSet {
     pub access_token: String,
     /// Unix seconds.
     pub access_token_expires_at: Option<i64>,
+    /// Unix milliseconds, when the access token arrived: with the expiry, its lifetime.
+    #[serde(default)]
+    pub access_token_issued_at_ms: Option<i64>,
     /// Present when `offline_access` was granted.
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
@@ -130,6 +133,8 @@ pub struct Refreshed {
     pub access_token: String,
     /// Unix seconds.
     pub expires_at: Option<i64>,
+    /// Unix milliseconds, when the access token arrived.
+    pub issued_at_ms: i64,
     /// The refresh token to use next: a rotated one, or the one just used when Logto did not
     /// rotate it. Store it at once: Logto revokes the whole grant when a rotated-away refresh
     /// token is used again.
@@ -238,6 +243,7 @@ mod tests {
             id_token: "header.payload.signature".into(),
             access_token: "opaque-access".into(),
             access_token_expires_at: Some(1),
+            access_token_issued_at_ms: None,
             refresh_token: Some("opaque-refresh".into()),
             scope: None,
         };
@@ -254,6 +260,7 @@ mod tests {
         let refreshed = Refreshed {
             access_token: "opaque-access".into(),
             expires_at: Some(1),
+            issued_at_ms: 0,
             refresh_token: "opaque-refresh".into(),
             id_token: Some("header.payload.signature".into()),
             claims: None,

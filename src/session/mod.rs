@@ -113,7 +113,11 @@ pub struct SignedInUser {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedToken {
     pub token: String,
+    /// Unix seconds.
     pub expires_at: Option<i64>,
+    /// Unix milliseconds, when it arrived.
+    #[serde(default)]
+    pub issued_at_ms: Option<i64>,
 }
 
 impl std::fmt::Debug for CachedToken {

@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 
 use crate::for_both_stores;
 use crate::helpers::{
-    API_RESOURCE, Store, assert_cookies_fit_in_a_browser, spawn_app, spawn_app_with,
+    API_RESOURCE, Store, TestApp, assert_cookies_fit_in_a_browser, spawn_app, spawn_app_with,
 };
 use crate::sign_in::signed_in_app;
 use crate::test_idp::{
@@ -388,4 +388,58 @@ async fn a_token_that_cannot_fit_in_the_cookie_is_not_asked_for() {
     assert_eq!(app.idp().refresh_grant_count(), 0, "Logto was not asked");
     assert!(app.home_page().await.contains("Signed in as"));
     assert_eq!(app.get("/profile").await.status(), StatusCode::OK);
+}
+
+for_both_stores!(short_lived_access_tokens_are_used_until_their_margin_and_refreshed_once);
+
+/// Logto lets an API resource's tokens live as little as a second. Such a token is used until a
+/// quarter of its life is left (a minute for long-lived ones), so a burst of requests costs one
+/// refresh grant, whatever the lifetime.
+async fn short_lived_access_tokens_are_used_until_their_margin_and_refreshed_once(store: Store) {
+    for lifetime in [1, 30, 66] {
+        let app = spawn_app(store).await;
+        app.sign_in().await;
+        app.idp().set_access_token_ttl(lifetime);
+
+        assert_eq!(app.get("/api-token").await.status(), StatusCode::OK);
+        assert_all_ok(burst(&app, "/api-token", 10).await);
+
+        assert_eq!(
+            app.idp().refresh_grant_count(),
+            1,
+            "a {lifetime} s token is used again"
+        );
+    }
+
+    let app = spawn_app(store).await;
+    app.sign_in().await;
+    app.idp().set_access_token_ttl(1);
+    assert_eq!(app.get("/api-token").await.status(), StatusCode::OK);
+    // Past the margin of a 1 s token (a quarter of a second before it expires).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    assert_all_ok(burst(&app, "/api-token", 10).await);
+
+    assert_eq!(
+        app.idp().refresh_grant_count(),
+        2,
+        "one refresh grant for the whole burst"
+    );
+}
+
+/// `count` concurrent GETs of `path` with the browser's cookies.
+async fn burst(app: &TestApp, path: &str, count: usize) -> Vec<StatusCode> {
+    let requests: Vec<_> = (0..count).map(|_| app.get_in_background(path)).collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap().expect("answered"));
+    }
+    statuses
+}
+
+fn assert_all_ok(statuses: Vec<StatusCode>) {
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::OK),
+        "{statuses:?}"
+    );
 }
