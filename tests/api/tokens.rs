@@ -267,8 +267,8 @@ async fn a_full_cookie_drops_cached_access_tokens_and_never_the_rotated_refresh_
     let app = spawn_app(Store::Cookie).await;
     app.idp()
         .set_user(TestUser::alice().in_organizations(&organizations));
-    // Due 2 s after they are issued: the app refreshes a minute before expiry.
-    app.idp().set_access_token_ttl(62);
+    // Due 4.5 s after they are issued: the app refreshes when a quarter of their life is left.
+    app.idp().set_access_token_ttl(6);
     app.sign_in().await;
 
     assert_eq!(app.get("/api-token").await.status(), StatusCode::OK);
@@ -279,7 +279,7 @@ async fn a_full_cookie_drops_cached_access_tokens_and_never_the_rotated_refresh_
         assert_eq!(response.status(), StatusCode::OK, "{organization}");
         assert_cookies_fit_in_a_browser(&response);
     }
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(4_700)).await;
 
     let profile = app.get("/profile").await;
 
@@ -307,9 +307,10 @@ async fn while_logto_fails_a_due_session_is_kept_and_logto_is_asked_once() {
         };
     })
     .await;
-    app.idp().set_access_token_ttl(62);
+    // Due 3 s after it is issued.
+    app.idp().set_access_token_ttl(4);
     app.sign_in().await;
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
     app.idp()
         .set_misbehaviour(Misbehaviour::TokenEndpointError500);
     let token_requests = app.idp().request_count(Endpoint::Token);
