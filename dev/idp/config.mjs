@@ -20,7 +20,7 @@ function origins(list) {
 
 export function readConfig(env = process.env) {
   const port = Number(env.IDP_PORT || 3001);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`IDP_PORT must be a port number, got ${JSON.stringify(env.IDP_PORT)}`);
   }
   const accessTokenTTL = Number(env.IDP_ACCESS_TOKEN_TTL || DEFAULT_ACCESS_TOKEN_TTL);
@@ -50,4 +50,16 @@ export function readConfig(env = process.env) {
       backchannelLogoutUri: env.BACKCHANNEL_LOGOUT_URI || undefined,
     },
   };
+}
+
+/**
+ * The settings once the server listens on `port`. With `IDP_PORT=0` the system picks the port:
+ * an origin on port 0 (the default one then, or an `IDP_ORIGIN` such as
+ * `http://127.0.0.1:0`) takes the port picked, and so does the issuer.
+ */
+export function withBoundPort(config, port) {
+  const url = new URL(config.origin);
+  if (url.port !== '0') return { ...config, port };
+  url.port = String(port);
+  return { ...config, port, origin: url.origin, issuer: `${url.origin}/oidc` };
 }

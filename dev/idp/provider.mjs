@@ -1,6 +1,5 @@
 // oidc-provider configured the way Logto's core configures it, for one "Traditional web" app.
 
-import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
@@ -19,8 +18,8 @@ const SIGNING_ALG = 'ES384';
 const HOUR = 60 * 60;
 const DAY = 24 * HOUR;
 
-/** A fresh signing key per start, as a private JWK with a `kid`. */
-async function generateSigningKey() {
+/** A new signing key, as a private JWK with a `kid`. */
+export async function generateSigningKey() {
   const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   return { ...jwk, alg: SIGNING_ALG, use: 'sig', kid: await calculateJwkThumbprint(jwk) };
@@ -95,15 +94,21 @@ function logEvents(provider) {
 const RESOURCE_SERVERS = new Map([API_RESOURCE, ORGANIZATIONS_RESOURCE]
   .map(({ indicator, scopes }) => [indicator, scopes]));
 
+/**
+ * A provider for `issuer`. oidc-provider reads its keys once: to change `signingKeys` (private
+ * JWKs, the first one signs), make a new provider with the same `cookieKeys`. It shares the
+ * storage of every provider in this process, so it takes over their sessions and grants.
+ */
 export async function createProvider({
-  issuer, client, accessTokenTTL, refreshTokenRotation = 'always', accounts,
+  issuer, client, accessTokenTTL, refreshTokenRotation = 'always', accounts, signingKeys,
+  cookieKeys,
 }) {
   const provider = new Provider(issuer, {
     adapter: MemoryAdapter,
     clients: [clientMetadata(client)],
     findAccount: (_ctx, sub) => accounts.findAccount(sub),
-    jwks: { keys: [await generateSigningKey()] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    jwks: { keys: signingKeys },
+    cookies: { keys: cookieKeys },
     enabledJWA: { idTokenSigningAlgValues: [SIGNING_ALG] },
 
     // Logto puts the claims of the granted scopes in the ID token, not only at /oidc/me.

@@ -2,17 +2,23 @@
 //   node dev/idp/server.mjs
 // Settings come from the environment (see config.mjs and README.md). It binds to 127.0.0.1.
 
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { errors } from 'oidc-provider';
 
 import { Accounts, seededUsers } from './accounts.mjs';
-import { DEFAULT_ACCESS_TOKEN_TTL, REFRESH_TOKEN_ROTATIONS, readConfig } from './config.mjs';
+import {
+  DEFAULT_ACCESS_TOKEN_TTL, REFRESH_TOKEN_ROTATIONS, readConfig, withBoundPort,
+} from './config.mjs';
 import { interactionRoutes } from './interactions.mjs';
 import { ORGANIZATIONS } from './organizations.mjs';
 import { createProvider } from './provider.mjs';
+import { SigningKeys } from './signing-keys.mjs';
+import { testControlRoutes } from './test-controls.mjs';
 import { errorPage } from './views.mjs';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
@@ -38,21 +44,37 @@ function renderError(error, _req, res, _next) {
   res.status(500).send(errorPage({ title: 'Something went wrong', message }));
 }
 
-const config = readConfig();
+// Listening comes first: with IDP_PORT=0 the issuer names the port the system picked. Requests
+// that arrive before the app is built wait for it.
+const settings = readConfig();
+let appBuilt;
+const builtApp = new Promise((resolve) => { appBuilt = resolve; });
+const server = createServer((req, res) => builtApp.then((app) => app(req, res)));
+server.listen(settings.port, '127.0.0.1');
+await once(server, 'listening');
+const config = withBoundPort(settings, server.address().port);
 const users = seededUsers(config.origin);
 const accounts = new Accounts(users);
-const provider = await createProvider({ ...config, accounts });
+
+// The provider that answers, replaced when the signing keys change. The new one keeps the
+// cookie keys and shares the storage, so IdP sessions and grants live on.
+const cookieKeys = [randomBytes(32).toString('base64url')];
+let current;
+const signingKeys = await SigningKeys.generate(async (keys) => {
+  const provider = await createProvider({ ...config, accounts, signingKeys: keys, cookieKeys });
+  current = { oidc: provider.callback(), interactions: interactionRoutes(provider, accounts) };
+});
+const testControls = process.env.IDP_TEST_CONTROLS === 'true';
 
 const app = express()
   .disable('x-powered-by')
   .use(logRequest)
-  .use('/oidc', provider.callback())
+  .use('/oidc', (req, res) => current.oidc(req, res))
   .use(express.static(PUBLIC_DIR))
-  .use(interactionRoutes(provider, accounts))
-  .use(renderError);
-
-const server = app.listen(config.port, '127.0.0.1');
-await once(server, 'listening');
+  .use((req, res, next) => current.interactions(req, res, next));
+if (testControls) app.use(testControlRoutes(signingKeys));
+app.use(renderError);
+appBuilt(app);
 
 console.log(`Logto-shaped dev IdP (oidc-provider) on http://127.0.0.1:${config.port}`);
 console.log(`  issuer:  ${config.issuer}`);
@@ -68,6 +90,9 @@ if (config.refreshTokenRotation !== REFRESH_TOKEN_ROTATIONS[0]) {
 console.log('  users:');
 for (const { username, password, name } of users) {
   console.log(`    ${username} / ${password} (${name})`);
+}
+if (testControls) {
+  console.log('  test controls: POST /test-controls/signing-keys/{rotate,delete-previous}');
 }
 console.log('  organizations:');
 for (const [id, { name, roles }] of ORGANIZATIONS) {

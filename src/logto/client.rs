@@ -184,6 +184,17 @@ struct JwtExpectations<'a> {
     subject: Option<&'a str>,
 }
 
+/// Why the ID token is left out of the end-session URL.
+#[derive(Debug, thiserror::Error)]
+enum UnusableHint {
+    #[error("the ID token's header is unusable")]
+    Malformed(#[source] TokenError),
+    #[error("Logto no longer publishes the key that signed the ID token (key id {kid})")]
+    KeyDeleted { kid: String },
+    #[error("Logto's keys cannot be checked now")]
+    KeysUnavailable(#[source] LogtoError),
+}
+
 /// What discovery yields: the metadata, and an OAuth client built from it.
 struct Provider {
     metadata: ProviderMetadata,
@@ -593,6 +604,14 @@ impl LogtoClient {
     }
 
     /// Logto's end-session URL, which ends the Logto session and returns to the app.
+    ///
+    /// `id_token_hint` (the ID token from sign-in) goes along only while Logto still publishes
+    /// the key that signed it: Logto answers a hint it cannot validate with a bare 400
+    /// `invalid_request`, which would strand the user there, while `client_id` alone is enough
+    /// for it to end the session. Whether the key is still published is checked against the
+    /// JWKS, fetched again unless that happened within
+    /// [`jwks_min_refetch_interval`](LogtoConfig::jwks_min_refetch_interval); when Logto cannot
+    /// be asked, the hint is left out too.
     pub async fn sign_out_url(&self, id_token_hint: Option<&str>) -> Result<Url, LogtoError> {
         let provider = self.provider().await?;
         let mut url = provider
@@ -603,6 +622,19 @@ impl LogtoClient {
                 document: "discovery document",
                 reason: "it has no end_session_endpoint".to_owned(),
             })?;
+        let hint = match id_token_hint {
+            Some(hint) => match self.check_id_token_hint(&provider, hint).await {
+                Ok(()) => Some(hint),
+                Err(reason) => {
+                    log::info!(
+                        "signing out without id_token_hint: {}",
+                        error_chain(&reason)
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         {
             let mut query = url.query_pairs_mut();
             query
@@ -611,11 +643,36 @@ impl LogtoClient {
                     "post_logout_redirect_uri",
                     self.config.post_sign_out_redirect_uri.as_str(),
                 );
-            if let Some(hint) = id_token_hint {
+            if let Some(hint) = hint {
                 query.append_pair("id_token_hint", hint);
             }
         }
         Ok(url)
+    }
+
+    /// `Ok` when Logto can still validate `hint`: the key named in its header is published.
+    async fn check_id_token_hint(
+        &self,
+        provider: &Provider,
+        hint: &str,
+    ) -> Result<(), UnusableHint> {
+        let header = jwt::allowed_header(hint).map_err(UnusableHint::Malformed)?;
+        let published = self
+            .jwks
+            .find_published(
+                &self.http,
+                &provider.metadata.jwks_uri,
+                header.kid.as_deref(),
+                header.alg,
+            )
+            .await
+            .map_err(UnusableHint::KeysUnavailable)?;
+        match published {
+            Some(_) => Ok(()),
+            None => Err(UnusableHint::KeyDeleted {
+                kid: header.kid.unwrap_or_else(|| "none".to_owned()),
+            }),
+        }
     }
 
     /// The HTTP client for one token request, noting the answer's status in `status`: oauth2

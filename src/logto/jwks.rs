@@ -138,6 +138,28 @@ impl JwksCache {
         Ok(self.cached(kid, alg))
     }
 
+    /// The key for a token header as Logto publishes it now, not as it was cached: the JWKS
+    /// is fetched again first unless it was fetched within `min_refetch_interval`, so a key
+    /// Logto has deleted is no longer found. `None` when no published key fits; an error when
+    /// Logto is backing off or the fetch failed.
+    pub(crate) async fn find_published(
+        &self,
+        http: &reqwest::Client,
+        jwks_uri: &Url,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Option<Arc<VerificationKey>>, LogtoError> {
+        let mut last_fetch = self.last_fetch.lock().await;
+        let recently = last_fetch.is_some_and(|at| at.elapsed() < self.min_refetch_interval);
+        if !recently {
+            self.health.allow_request(DOCUMENT)?;
+            *last_fetch = Some(Instant::now());
+            let fetched = self.fetch(http, jwks_uri).await;
+            self.health.record(fetched)?;
+        }
+        Ok(self.cached(kid, alg))
+    }
+
     fn cached(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerificationKey>> {
         // A poisoned lock only means a panic elsewhere; the key ring itself is always whole.
         let keys = self

@@ -34,8 +34,9 @@ pub async fn confirm_sign_out(
 }
 
 /// `POST /sign-out`: checks the CSRF token, revokes the refresh token, ends the local session
-/// and sends the browser to Logto's end-session endpoint (with `id_token_hint`), which returns
-/// it to the home page.
+/// and sends the browser to Logto's end-session endpoint, which returns it to the home page.
+/// The ID token goes along as `id_token_hint` only while Logto still publishes its signing key
+/// (see [`LogtoClient::sign_out_url`]).
 pub async fn sign_out(
     logto: web::Data<LogtoClient>,
     tokens: web::Data<TokenService>,

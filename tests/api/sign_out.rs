@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::for_both_stores;
 use crate::helpers::{
     APP_ID, APP_SECRET, Store, TestApp, location, query_pairs, query_value, serve_app, set_cookies,
-    spawn_app, spawn_app_with_env,
+    spawn_app, spawn_app_with, spawn_app_with_env,
 };
 use crate::sign_in::signed_in_app;
 use crate::test_idp::{Endpoint, TestUser};
@@ -29,6 +29,74 @@ async fn sign_out_sends_logto_the_client_id_the_return_address_and_the_id_token(
     );
     let hint = query_value(&query, "id_token_hint").expect("an id_token_hint");
     assert_eq!(hint.split('.').count(), 3, "the ID token is a JWT");
+}
+
+/// Logto refuses an `id_token_hint` it cannot validate with a bare 400 (`invalid_request`,
+/// "could not validate id_token_hint"), which would strand the user on Logto's error. After
+/// Logto has rotated its signing key and deleted the old one, the hint from sign-in is such a
+/// token: the app then signs out with `client_id` alone, which Logto accepts.
+#[tokio::test]
+async fn after_logto_deletes_the_signing_key_sign_out_goes_without_the_id_token_hint() {
+    let app = spawn_app_with(Store::Cookie, |logto| {
+        logto.jwks_min_refetch_interval = Duration::ZERO;
+    })
+    .await;
+    app.sign_in().await;
+    app.idp().rotate_signing_key();
+    app.idp().delete_previous_signing_keys();
+
+    let sign_out = app.sign_out().await;
+
+    assert_eq!(sign_out.status(), StatusCode::SEE_OTHER);
+    let end_session = location(&sign_out);
+    let query = query_pairs(&end_session);
+    assert_eq!(query_value(&query, "client_id"), Some(APP_ID));
+    assert_eq!(query_value(&query, "id_token_hint"), None);
+    assert_logto_ends_the_session(&app, &end_session).await;
+    assert!(app.home_page().await.contains("Not signed in"));
+}
+
+/// While the old key is still published (a rotation without deletion), the hint still goes
+/// along, and Logto still accepts it.
+#[tokio::test]
+async fn after_a_key_rotation_alone_sign_out_still_sends_the_id_token_hint() {
+    let app = spawn_app_with(Store::Cookie, |logto| {
+        logto.jwks_min_refetch_interval = Duration::ZERO;
+    })
+    .await;
+    app.sign_in().await;
+    app.idp().rotate_signing_key();
+
+    let sign_out = app.sign_out().await;
+
+    let end_session = location(&sign_out);
+    assert!(query_value(&query_pairs(&end_session), "id_token_hint").is_some());
+    assert_logto_ends_the_session(&app, &end_session).await;
+}
+
+/// Checking the hint's key costs Logto at most one JWKS request per minimum re-fetch interval
+/// (5 s by default): the keys fetched at start-up are fresh enough for a sign-out right after.
+#[tokio::test]
+async fn checking_the_hint_fetches_the_keys_at_most_once_per_interval() {
+    let app = spawn_app(Store::Cookie).await;
+    app.sign_in().await;
+
+    let sign_out = app.sign_out().await;
+
+    assert!(query_value(&query_pairs(&location(&sign_out)), "id_token_hint").is_some());
+    assert_eq!(
+        app.idp().request_count(Endpoint::Jwks),
+        1,
+        "only at start-up"
+    );
+}
+
+/// Follows the app's redirect to Logto's end-session endpoint, which must accept it and send
+/// the browser back to the app's home page.
+async fn assert_logto_ends_the_session(app: &TestApp, end_session: &str) {
+    let at_logto = no_redirects().get(end_session).send().await.unwrap();
+    assert_eq!(at_logto.status(), StatusCode::SEE_OTHER, "Logto accepts it");
+    assert_eq!(location(&at_logto), format!("{}/", app.address));
 }
 
 async fn sign_out_revokes_the_refresh_token_and_ends_both_sessions(store: Store) {

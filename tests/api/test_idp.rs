@@ -439,6 +439,15 @@ impl TestIdp {
         self.state.lock().signing_keys.push(SigningKey::generate());
     }
 
+    /// Unpublishes every signing key but the newest, as when the previous private key is
+    /// deleted in the Logto Console after a rotation: tokens signed with the old keys no
+    /// longer verify, and an `id_token_hint` among them is refused at end-session.
+    pub fn delete_previous_signing_keys(&self) {
+        let mut shared = self.state.lock();
+        let newest = shared.signing_keys.len().saturating_sub(1);
+        shared.signing_keys.drain(..newest);
+    }
+
     /// Stops the server and waits until the port is free again (simulates the IdP going down).
     /// Takes about a second when clients hold keep-alive connections.
     pub async fn stop(self) {

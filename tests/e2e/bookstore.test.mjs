@@ -1,9 +1,10 @@
 // Signing in to the Bookstore in a real browser (Debian's headless Chromium) against the
 // Logto-shaped IdP (oidc-provider), for both session stores.
 
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -26,8 +27,14 @@ const USERS = {
 
 let stack;
 let browser;
+/** The browser contexts the running test opened, for its failure report and clean-up. */
+let openContexts = [];
+const failuresDir = path.join(outputDir, 'failures');
+/** The documents each page loaded (status, method, URL without its query), oldest first. */
+const navigationsOf = new WeakMap();
 
 before(async () => {
+  rmSync(failuresDir, { recursive: true, force: true });
   stack = await startStack();
   // playwright-core gives every launch a fresh, empty user-data-dir.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -38,14 +45,51 @@ after(async () => {
   await stack?.stop();
 });
 
+// A failed test leaves its evidence in output/failures: each of its pages' screenshot, URL and
+// text, and the servers' logs so far. Then its browser contexts are closed, passed or not.
+afterEach(async (t) => {
+  const contexts = openContexts;
+  openContexts = [];
+  if (!t.passed) await saveFailureReport(t.fullName, contexts);
+  await Promise.all(contexts.map((context) => context.close().catch(() => {})));
+});
+
+async function saveFailureReport(testName, contexts) {
+  const dir = path.join(failuresDir, testName.replace(/[^\w.-]+/g, '-').slice(0, 120));
+  mkdirSync(dir, { recursive: true });
+  const pages = contexts.flatMap((context) => context.pages());
+  for (const [index, page] of pages.entries()) {
+    const name = path.join(dir, `page-${index + 1}`);
+    const url = page.url();
+    const text = await page.locator('body').innerText({ timeout: 2_000 })
+      .catch((error) => `(no text: ${error.message.split('\n')[0]})`);
+    const navigations = navigationsOf.get(page) ?? [];
+    writeFileSync(`${name}.txt`, `${url}\n\nnavigations:\n${navigations.join('\n')}\n\n${text}\n`);
+    await page.screenshot({ path: `${name}.png`, fullPage: true, timeout: 5_000 }).catch(() => {});
+  }
+  writeFileSync(path.join(dir, 'servers.log'), stack?.logs() ?? '');
+  console.error(`${testName} failed: its pages and the servers' logs are in ${path.relative(process.cwd(), dir)}`);
+}
+
 /**
  * A fresh browser profile (its own cookies) that records every error page from the app and
  * every Content-Security-Policy violation.
  */
 async function newVisitor(appOrigin) {
   const context = await browser.newContext();
+  openContexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
+  // Each document the page loaded, redirects included, for the failure report.
+  const navigations = [];
+  navigationsOf.set(page, navigations);
+  page.on('response', (response) => {
+    const request = response.request();
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
+      const { origin, pathname } = new URL(response.url());
+      navigations.push(`${response.status()} ${request.method()} ${origin}${pathname}`);
+    }
+  });
   const appErrors = [];
   page.on('response', (response) => {
     if (response.url().startsWith(appOrigin) && response.status() >= 400) {
@@ -92,6 +136,16 @@ async function idpLoggedSince(idpLog, pattern, before) {
   while (countInLog(idpLog(), pattern) === before && Date.now() < deadline) await sleep(50);
   await sleep(200);
   return countInLog(idpLog(), pattern) - before;
+}
+
+/** How often the app may fetch Logto's keys again (`jwks_min_refetch_interval`). */
+const JWKS_MIN_REFETCH_MS = 5_000;
+
+/** Calls one of the IdP's test controls (dev/idp/test-controls.mjs); answers the key ids. */
+async function idpControl(store, control) {
+  const response = await fetch(`${stack.idps[store]}/test-controls/${control}`, { method: 'POST' });
+  assert.equal(response.status, 200, `${control}: ${await response.clone().text()}`);
+  return (await response.json()).kids;
 }
 
 const REFRESH_GRANT = /token grant: refresh_token/;
@@ -342,6 +396,33 @@ for (const store of ['cookie', 'redis']) {
       await expectSignedInAs(bob.page, app(), USERS.bob.name);
       await alice.context.close();
       await bob.context.close();
+    });
+
+    test('after Logto rotates its signing key and deletes the old one, signing out still ends both sessions', async () => {
+      const { page, appErrors } = await newVisitor(app());
+      await page.goto(`${app()}/sign-in`);
+      await signInAtIdp(page, USERS.alice);
+      await expectSignedInAs(page, app(), USERS.alice.name);
+      // The app checks the sign-in's ID token against keys at most 5 s old; make sure the ones
+      // it fetched at start-up are older (in a whole run they long are).
+      await sleep(Math.max(0, stack.startedAt[store] + JWKS_MIN_REFETCH_MS - Date.now()));
+
+      const [newKey, oldKey] = await idpControl(store, 'signing-keys/rotate');
+      assert.ok(oldKey, 'the old key is still published after the rotation');
+      assert.deepEqual(await idpControl(store, 'signing-keys/delete-previous'), [newKey]);
+
+      const toLogto = page.waitForRequest((request) => request.url().startsWith(`${idp()}/oidc/session/end?`));
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      const endSession = new URL((await toLogto).url());
+      assert.equal(endSession.searchParams.get('client_id'), 'bookstore-demo');
+      assert.equal(endSession.searchParams.get('id_token_hint'), null, 'Logto could not validate it');
+      await expectSignedOut(page, app());
+
+      // Logto's session ended as well: signing in again asks for the password.
+      await page.getByRole('link', { name: 'Sign in' }).click();
+      await page.waitForURL(`${idp()}/**`);
+      await assert.doesNotReject(page.locator('#password').waitFor());
+      assert.deepEqual(appErrors, []);
     });
   });
 }

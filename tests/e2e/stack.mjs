@@ -1,10 +1,14 @@
 // The processes behind a browser test: the Logto-shaped IdP, a real redis-server and the
-// Bookstore itself, each on a free loopback port, each ended by its own PID.
+// Bookstore itself, each ended by its own PID. None of them is handed a port that another
+// process could take first: Redis listens on a Unix socket, the IdP on a port the system picks
+// (IDP_PORT=0), and the app, which must know its own origin before it starts, on a port
+// outside the range the system picks from.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,21 +20,41 @@ const appBinary = path.join(
   'debug/logto-bookstore',
 );
 
-/** A port nothing listens on right now. */
-export async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
+/** Ports handed out by this process, so that two apps never get the same one. */
+const handedOut = new Set();
+
+/**
+ * A port nothing listens on, below the kernel's ephemeral range. A port from that range (such
+ * as a port-0 listener got and gave back) could be taken by another port-0 listener or by an
+ * outgoing connection before the app binds it; below it, only a process that picks fixed ports
+ * could, and the app would then fail to start with "cannot listen", rather than a test later.
+ */
+async function portBelowTheEphemeralRange() {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    .trim().split(/\s+/).map(Number);
+  const high = ephemeralLow > 11_000 ? ephemeralLow : 65_536; // an unusual range: take any
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const listening = await new Promise((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!listening) continue;
+    server.close();
+    await once(server, 'close');
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port found below the ephemeral range');
 }
 
 /** Polls `url` until it answers, or fails after `timeoutMs`. */
 async function waitForHttp(url, timeoutMs, child) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${child.label} exited with ${child.exitCode}:\n${child.log()}`);
     try {
       await fetch(url, { redirect: 'manual' });
       return;
@@ -41,7 +65,19 @@ async function waitForHttp(url, timeoutMs, child) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** Spawns a process whose output goes to `output/<name>.log`. */
+/** Waits until `child` prints a line that matches `pattern`, and returns the match. */
+async function waitForLine(child, pattern, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const match = child.log().match(pattern);
+    if (match) return match;
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${child.label} printed no line like ${pattern}:\n${child.log()}`);
+}
+
+/** Spawns a process whose output goes to `output/<name>.log` and into `child.log()`. */
 function start(name, command, args, env) {
   mkdirSync(outputDir, { recursive: true });
   const child = spawn(command, args, {
@@ -52,9 +88,15 @@ function start(name, command, args, env) {
   child.on('error', (error) => {
     throw new Error(`cannot start ${command}: ${error.message}`);
   });
+  const file = createWriteStream(path.join(outputDir, `${name}.log`));
   const log = [];
-  child.stdout.on('data', (chunk) => log.push(chunk));
-  child.stderr.on('data', (chunk) => log.push(chunk));
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk) => {
+      log.push(chunk);
+      file.write(chunk);
+    });
+  }
+  child.on('close', () => file.end());
   child.log = () => Buffer.concat(log).toString();
   child.label = name;
   return child;
@@ -74,30 +116,40 @@ export const REFRESH_MARGIN_SECS = 60;
 
 /**
  * Starts Redis and, per session store, one app with its own Logto-shaped IdP (so that each IdP
- * can send back-channel logout to its app). Returns their origins, each IdP's output so far
- * (`idpLog(store)`, where the IdP logs every grant and revocation) and `stop()`.
+ * can send back-channel logout to its app). Returns their origins, when each app answered
+ * (`startedAt`, by then it had fetched Logto's keys), each IdP's output so far (`idpLog(store)`,
+ * where the IdP logs every grant and revocation), all output (`logs()`) and `stop()`.
  */
 export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
   const children = [];
+  // Redis's socket lives here, readable by this user only.
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'bookstore-e2e-'));
+  const stopAll = async () => {
+    await Promise.all(children.map(stop));
+    rmSync(runDir, { recursive: true, force: true });
+  };
   try {
-    const redisPort = await freePort();
+    const redisSocket = path.join(runDir, 'redis.sock');
     const redis = start('redis', 'redis-server', [
-      '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--port', '0', '--unixsocket', redisSocket, '--unixsocketperm', '700',
+      '--save', '', '--appendonly', 'no',
     ]);
     children.push(redis);
+    await waitForLine(redis, /ready to accept connections/i, 20_000);
 
     const apps = {};
     const idps = {};
     const idpChildren = {};
+    const startedAt = {};
     for (const store of stores) {
-      const appOrigin = `http://127.0.0.1:${await freePort()}`;
-      const idpOrigin = `http://127.0.0.1:${await freePort()}`;
-      apps[store] = appOrigin;
-      idps[store] = idpOrigin;
+      const appPort = await portBelowTheEphemeralRange();
+      const appOrigin = `http://127.0.0.1:${appPort}`;
 
+      // The IdP first: it must know the app's origin, and the app its issuer.
       const idp = start(`idp-${store}`, process.execPath, ['dev/idp/server.mjs'], {
-        IDP_PORT: new URL(idpOrigin).port,
-        IDP_ORIGIN: idpOrigin,
+        IDP_PORT: '0',
+        IDP_ORIGIN: 'http://127.0.0.1:0',
+        IDP_TEST_CONTROLS: 'true',
         LOGTO_APP_ID: 'bookstore-demo',
         LOGTO_APP_SECRET: 'bookstore-demo-secret',
         BASE_URL: appOrigin,
@@ -106,11 +158,11 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
       });
       idpChildren[store] = idp;
       children.push(idp);
-      await waitForHttp(`${idpOrigin}/oidc/.well-known/openid-configuration`, 20_000, idp);
+      const [, idpOrigin] = await waitForLine(idp, /^IdP ready: (http:\/\/127\.0\.0\.1:\d+)\/oidc$/m, 20_000);
 
       const app = start(`app-${store}`, appBinary, [], {
         HOST: '127.0.0.1',
-        PORT: new URL(appOrigin).port,
+        PORT: String(appPort),
         BASE_URL: appOrigin,
         LOGTO_ENDPOINT: idpOrigin,
         LOGTO_APP_ID: 'bookstore-demo',
@@ -120,23 +172,29 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
         LOGTO_SOCIAL_CONNECTORS: 'github',
         LOGTO_EMAIL_SIGN_IN: 'true',
         SESSION_STORE: store,
-        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        REDIS_URL: `redis+unix://${redisSocket}`,
         SESSION_SECRET: 'e2e-only-secret-'.repeat(5),
         RUST_LOG: 'info',
       });
       children.push(app);
+      // The app's own line, so that what answers at the port is this app and nothing else.
+      await waitForLine(app, new RegExp(`Bookstore listening on port ${appPort}\\b`), 20_000);
       await waitForHttp(`${appOrigin}/`, 20_000, app);
+      startedAt[store] = Date.now();
+      apps[store] = appOrigin;
+      idps[store] = idpOrigin;
     }
 
     return {
       apps,
       idps,
+      startedAt,
       idpLog: (store) => idpChildren[store].log(),
       logs: () => children.map((child) => `--- ${child.label}\n${child.log()}`).join('\n'),
-      stop: () => Promise.all(children.map(stop)),
+      stop: stopAll,
     };
   } catch (error) {
-    await Promise.all(children.map(stop));
+    await stopAll();
     throw error;
   }
 }

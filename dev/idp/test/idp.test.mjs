@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 
-import { readConfig } from '../config.mjs';
+import { readConfig, withBoundPort } from '../config.mjs';
 import { rotatesLikeLogto } from '../provider.mjs';
 
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs');
@@ -54,6 +54,7 @@ before(async () => {
     BASE_URL: `${APP}, ${OTHER_APP}/`,
     BACKCHANNEL_LOGOUT_URI: backchannel.uri,
     IDP_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
+    IDP_TEST_CONTROLS: 'true',
   });
 });
 
@@ -64,21 +65,13 @@ after(async () => {
 
 // --- The IdP process ------------------------------------------------------------------------
 
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** Starts server.mjs on a free port and resolves once it prints its ready line. */
+/**
+ * Starts server.mjs on a port the system picks (IDP_PORT=0) and resolves once it prints its
+ * ready line, which names the issuer and so the port.
+ */
 async function startIdp(env) {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, IDP_PORT: String(port), IDP_ORIGIN: origin, ...env },
+    env: { PATH: process.env.PATH, IDP_PORT: '0', IDP_ORIGIN: 'http://127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // stderr carries the request and event log, which tests wait for with logged().
@@ -88,12 +81,14 @@ async function startIdp(env) {
   const ready = new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       stdout.push(line);
-      if (line === `IdP ready: ${origin}/oidc`) resolve();
+      const origin = line.match(/^IdP ready: (http:\/\/127\.0\.0\.1:\d+)\/oidc$/)?.[1];
+      if (origin) resolve(origin);
     });
     child.once('exit', (code) => reject(new Error(`the IdP exited with ${code}`)));
   });
+  let origin;
   try {
-    await Promise.race([ready, timeout(20_000, 'the IdP printed no ready line')]);
+    origin = await Promise.race([ready, timeout(20_000, 'the IdP printed no ready line')]);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -790,6 +785,98 @@ test("serves Alice's avatar", async () => {
   const response = await fetch(`${idp.origin}/avatars/alice.svg`);
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type'), /^image\/svg\+xml/);
+});
+
+test('IDP_PORT=0 listens on a port the system picks, which the origin then names', async () => {
+  // This IdP was started so: its ready line named the port it got.
+  const { port } = new URL(idp.origin);
+  assert.ok(Number(port) > 0);
+  assert.equal(idp.stdout[0], `Logto-shaped dev IdP (oidc-provider) on http://127.0.0.1:${port}`);
+  assert.equal((await getJson(`${idp.issuer}/.well-known/openid-configuration`)).body.issuer,
+    idp.issuer);
+
+  assert.equal(withBoundPort(readConfig({ IDP_PORT: '0' }), 4321).issuer,
+    'http://localhost:4321/oidc');
+  const behindAProxy = readConfig({ IDP_PORT: '0', IDP_ORIGIN: 'https://idp.example' });
+  assert.equal(withBoundPort(behindAProxy, 4321).issuer, 'https://idp.example/oidc');
+  assert.equal(withBoundPort(readConfig({}), 3001).issuer, 'http://localhost:3001/oidc');
+  assert.throws(() => readConfig({ IDP_PORT: '-1' }), { message: 'IDP_PORT must be a port number, got "-1"' });
+});
+
+/** Calls a test control; answers the published key ids, the one that signs first. */
+async function signingKeysControl(action) {
+  const response = await fetch(`${idp.origin}/test-controls/signing-keys/${action}`, {
+    method: 'POST',
+  });
+  assert.equal(response.status, 200);
+  return (await response.json()).kids;
+}
+
+async function publishedKids() {
+  return (await getJson(`${idp.issuer}/jwks`)).body.keys.map(({ kid }) => kid);
+}
+
+test('signing keys rotate, then the previous key is deleted; IdP sessions live on', async () => {
+  const browser = new Browser();
+  const auth = authorization();
+  const { body: tokens } = await redeem(auth, await signIn(browser, auth));
+  const firstKid = decodeProtectedHeader(tokens.id_token).kid;
+  assert.deepEqual(await publishedKids(), [firstKid]);
+
+  const since = idp.stderr.length;
+  const rotated = await signingKeysControl('rotate');
+  assert.equal(rotated.length, 2);
+  assert.equal(rotated[1], firstKid, 'the previous key stays published');
+  assert.deepEqual(await publishedKids(), rotated);
+  await logged(`signing keys: rotated; published now: ${rotated.join(' ')}`, since);
+  const { body: refreshed } = await refresh(tokens.refresh_token);
+  assert.equal(decodeProtectedHeader(refreshed.id_token).kid, rotated[0], 'the new key signs');
+  await verifiedJwt(tokens.id_token);
+
+  // The new provider kept the cookie keys and the storage: still signed in at the IdP.
+  const again = await browser.follow(await browser.get(authorization().url));
+  assert.ok(again.location?.startsWith(REDIRECT_URI), 'no sign-in form after a rotation');
+
+  const left = await signingKeysControl('delete-previous');
+  assert.deepEqual(left, [rotated[0]]);
+  assert.deepEqual(await publishedKids(), left);
+  await logged(`signing keys: deleted the previous key; published now: ${left[0]}`, since);
+
+  // As in Logto: an ID token signed with a deleted key is no longer a valid id_token_hint.
+  const withHint = new URLSearchParams({
+    id_token_hint: tokens.id_token, post_logout_redirect_uri: `${APP}/`,
+  });
+  const refused = await browser.get(`${idp.issuer}/session/end?${withHint}`);
+  assert.equal(refused.status, 400);
+  assert.match(refused.body, /could not validate id_token_hint/);
+
+  // client_id alone is enough to end the session.
+  const withClientId = new URLSearchParams({
+    client_id: CLIENT.id, post_logout_redirect_uri: `${APP}/`,
+  });
+  const confirm = await browser.get(`${idp.issuer}/session/end?${withClientId}`);
+  assert.equal(confirm.status, 200);
+  const xsrf = confirm.body.match(/name="xsrf" value="([^"]+)"/)[1];
+  const signedOut = await browser.post(formAction(confirm.body), { xsrf, logout: 'yes' });
+  assert.equal(signedOut.location, `${APP}/`);
+  const login = await browser.follow(await browser.get(authorization().url));
+  assert.match(login.body, /<input id="password"/, 'the IdP session has ended');
+});
+
+test('the test controls are there only with IDP_TEST_CONTROLS=true', async () => {
+  const plain = await startIdp({ LOGTO_APP_ID: CLIENT.id });
+  try {
+    const response = await fetch(`${plain.origin}/test-controls/signing-keys/rotate`, {
+      method: 'POST',
+    });
+    assert.equal(response.status, 404);
+    assert.ok(!plain.stdout.some((line) => line.includes('test controls')));
+    assert.ok(idp.stdout.includes(
+      '  test controls: POST /test-controls/signing-keys/{rotate,delete-previous}',
+    ));
+  } finally {
+    await stopIdp(plain);
+  }
 });
 
 test('exits with code 0 on SIGTERM', async () => {
