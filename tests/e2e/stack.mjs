@@ -110,14 +110,17 @@ async function stop(child) {
   clearTimeout(timer);
 }
 
-/** Access tokens live 65 s: 5 s after issue they are within the app's 60 s refresh margin. */
-export const ACCESS_TOKEN_TTL_SECS = 65;
-export const REFRESH_MARGIN_SECS = 60;
+/**
+ * Access tokens live 8 s. The app refreshes a token when a quarter of its lifetime is left
+ * (a minute at most), so these are due 6 s after issue.
+ */
+export const ACCESS_TOKEN_TTL_SECS = 8;
+export const REFRESH_MARGIN_SECS = Math.min(60, ACCESS_TOKEN_TTL_SECS / 4);
 
 /**
  * Starts Redis and, per session store, one app with its own Logto-shaped IdP (so that each IdP
- * can send back-channel logout to its app). Returns their origins, when each app answered
- * (`startedAt`, by then it had fetched Logto's keys), each IdP's output so far (`idpLog(store)`,
+ * can send back-channel logout to its app). Returns their origins, each IdP's output so far
+ * (`idpLog(store)`,
  * where the IdP logs every grant and revocation), all output (`logs()`) and `stop()`.
  */
 export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
@@ -140,7 +143,6 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
     const apps = {};
     const idps = {};
     const idpChildren = {};
-    const startedAt = {};
     for (const store of stores) {
       const appPort = await portBelowTheEphemeralRange();
       const appOrigin = `http://127.0.0.1:${appPort}`;
@@ -180,7 +182,6 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
       // The app's own line, so that what answers at the port is this app and nothing else.
       await waitForLine(app, new RegExp(`Bookstore listening on port ${appPort}\\b`), 20_000);
       await waitForHttp(`${appOrigin}/`, 20_000, app);
-      startedAt[store] = Date.now();
       apps[store] = appOrigin;
       idps[store] = idpOrigin;
     }
@@ -188,7 +189,6 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
     return {
       apps,
       idps,
-      startedAt,
       idpLog: (store) => idpChildren[store].log(),
       logs: () => children.map((child) => `--- ${child.label}\n${child.log()}`).join('\n'),
       stop: stopAll,
