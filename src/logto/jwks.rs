@@ -127,14 +127,8 @@ impl JwksCache {
         }
         // While Logto is failing, an unknown key costs it nothing: fail fast.
         self.health.allow_request(DOCUMENT)?;
-        let recently = last_fetch.is_some_and(|at| at.elapsed() < self.min_refetch_interval);
-        if !recently {
-            log::info!("fetching Logto's JWKS for an unknown key id {kid:?}");
-            // Before the request: a failed one counts against the interval too.
-            *last_fetch = Some(Instant::now());
-            let fetched = self.fetch(http, jwks_uri).await;
-            self.health.record(fetched)?;
-        }
+        self.fetch_unless_recent(&mut last_fetch, http, jwks_uri)
+            .await?;
         Ok(self.cached(kid, alg))
     }
 
@@ -150,14 +144,28 @@ impl JwksCache {
         alg: Algorithm,
     ) -> Result<Option<Arc<VerificationKey>>, LogtoError> {
         let mut last_fetch = self.last_fetch.lock().await;
-        let recently = last_fetch.is_some_and(|at| at.elapsed() < self.min_refetch_interval);
-        if !recently {
-            self.health.allow_request(DOCUMENT)?;
-            *last_fetch = Some(Instant::now());
-            let fetched = self.fetch(http, jwks_uri).await;
-            self.health.record(fetched)?;
-        }
+        self.fetch_unless_recent(&mut last_fetch, http, jwks_uri)
+            .await?;
         Ok(self.cached(kid, alg))
+    }
+
+    /// Fetches the JWKS unless it was fetched within `min_refetch_interval` (whose time the
+    /// caller holds locked) or Logto is being left alone after a failure, recording the
+    /// attempt first, so that a failed one counts against the interval too.
+    async fn fetch_unless_recent(
+        &self,
+        last_fetch: &mut Option<Instant>,
+        http: &reqwest::Client,
+        jwks_uri: &Url,
+    ) -> Result<(), LogtoError> {
+        if last_fetch.is_some_and(|at| at.elapsed() < self.min_refetch_interval) {
+            return Ok(());
+        }
+        self.health.allow_request(DOCUMENT)?;
+        log::info!("fetching Logto's JWKS again");
+        *last_fetch = Some(Instant::now());
+        let fetched = self.fetch(http, jwks_uri).await;
+        self.health.record(fetched)
     }
 
     fn cached(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerificationKey>> {

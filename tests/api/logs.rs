@@ -9,7 +9,8 @@ use reqwest::cookie::{CookieStore, Jar};
 
 use crate::helpers::TestRedis;
 use crate::helpers::{
-    APP_SECRET, csrf_token, free_port, location, query_pairs, query_value, registered_client,
+    APP_SECRET, browser, csrf_token, free_port, location, query_pairs, query_value,
+    registered_client,
 };
 use crate::operations::{AppProcess, SESSION_SECRET};
 use crate::test_idp::TestIdp;
@@ -229,11 +230,7 @@ async fn a_redis_outage_is_logged_once_not_once_per_request() {
         Stdio::from(log_file),
         &[("SESSION_STORE", "redis"), ("REDIS_URL", &redis_url)],
     );
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_provider(Arc::new(Jar::default()))
-        .build()
-        .unwrap();
+    let browser = browser(Arc::new(Jar::default()));
     let get = |url: String| {
         let browser = browser.clone();
         async move { browser.get(url).send().await.expect("answered") }

@@ -8,6 +8,14 @@ use reqwest::StatusCode;
 use crate::helpers::{Store, TestApp, free_port, registered_client, spawn_app_on, spawn_app_with};
 use crate::test_idp::{Endpoint, Misbehaviour, TestIdp};
 
+/// `/sign-in` answers the "Identity provider unavailable" page rather than send anyone to Logto.
+async fn assert_sign_in_is_unavailable(app: &TestApp) {
+    let sign_in = app.get("/sign-in").await;
+    assert_eq!(sign_in.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = sign_in.text().await.unwrap();
+    assert!(page.contains("Identity provider unavailable"), "{page}");
+}
+
 /// Polls `/readyz` (which loads Logto's documents once the backoff allows) until it reports
 /// the identity provider `ok`.
 async fn wait_until_ready(app: &TestApp) {
@@ -41,15 +49,7 @@ async fn the_app_starts_while_logto_is_down_and_signs_in_once_it_is_up() {
     .await;
 
     assert!(app.home_page().await.contains("Not signed in"));
-    let sign_in = app.get("/sign-in").await;
-    assert_eq!(sign_in.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        sign_in
-            .text()
-            .await
-            .unwrap()
-            .contains("Identity provider unavailable")
-    );
+    assert_sign_in_is_unavailable(&app).await;
     assert_eq!(app.session_cookie(), None);
 
     let idp = TestIdp::start_on_port(registered_client(&address), idp_port).await;
@@ -79,15 +79,7 @@ async fn while_logto_fails_sign_in_answers_at_once_without_asking_it_again() {
     .await;
 
     for _ in 0..20 {
-        let sign_in = app.get("/sign-in").await;
-        assert_eq!(sign_in.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(
-            sign_in
-                .text()
-                .await
-                .unwrap()
-                .contains("Identity provider unavailable")
-        );
+        assert_sign_in_is_unavailable(&app).await;
     }
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK, "pages still work");
@@ -168,15 +160,7 @@ async fn a_warm_app_notices_that_logto_is_down_and_stops_sending_browsers_there(
     tokio::time::sleep(Duration::from_millis(350)).await;
 
     for _ in 0..10 {
-        let sign_in = app.get("/sign-in").await;
-        assert_eq!(sign_in.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(
-            sign_in
-                .text()
-                .await
-                .unwrap()
-                .contains("Identity provider unavailable")
-        );
+        assert_sign_in_is_unavailable(&app).await;
     }
     assert_eq!(
         app.idp().request_count(Endpoint::Discovery) - discovery_requests,
