@@ -403,10 +403,15 @@ for (const store of ['cookie', 'redis']) {
       await page.goto(`${app()}/sign-in`);
       await signInAtIdp(page, USERS.alice);
       await expectSignedInAs(page, app(), USERS.alice.name);
-      // The app checks the sign-in's ID token against keys at most 5 s old. Its last fetch
-      // may be recent (an earlier test's sign-out checks them too): let it age past that, so
-      // that the sign-out below fetches the keys Logto publishes after the deletion.
-      await sleep(JWKS_MIN_REFETCH_MS + 500);
+      // The app checks the ID token against keys at most 5 s old. Its last fetch may be
+      // recent (an earlier test's sign-out checks them too): let it age past that, so that the
+      // sign-out below fetches the keys Logto publishes after the deletion. By then the access
+      // token is due, and a cookie-store session is checked with Logto at its next request,
+      // which brings a new ID token: let that happen now, before the rotation, so that the
+      // token in the session is still the one signed with the key about to be deleted.
+      await sleep(Math.max(JWKS_MIN_REFETCH_MS, (ACCESS_TOKEN_TTL_SECS - REFRESH_MARGIN_SECS) * 1_000) + 500);
+      await page.reload();
+      await expectSignedInAs(page, app(), USERS.alice.name);
 
       const [newKey, oldKey] = await idpControl(store, 'signing-keys/rotate');
       assert.ok(oldKey, 'the old key is still published after the rotation');
