@@ -10,8 +10,10 @@
 //! - [`healthcheck`]: the container's health probe (`logto-bookstore healthcheck`).
 //! - [`cross_site`]: refuses forms posted from other sites.
 //! - [`log_safe`]: request-derived text escaped for the log.
+//! - [`claim_time`]: readable UTC dates for timestamp claims.
 
 pub mod assets;
+pub mod claim_time;
 pub mod configuration;
 pub mod cross_site;
 pub mod error;

@@ -4,6 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use askama::Template;
 
+use crate::claim_time::UtcTime;
 use crate::i18n::{Book, Locale, Texts};
 use crate::logto::UserProfile;
 
@@ -90,6 +91,8 @@ pub struct SignOutPage<'a> {
 pub struct Claim {
     pub name: String,
     pub value: String,
+    /// For a timestamp claim: its date, shown beside the raw value.
+    pub time: Option<UtcTime>,
 }
 
 /// The rows of a claims table, sorted by name.
@@ -104,6 +107,7 @@ pub fn claims_table(claims: &serde_json::Value) -> Vec<Claim> {
             value: value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_owned),
+            time: UtcTime::of_claim(name, value),
         })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -149,6 +153,10 @@ pub struct AccessTokenView {
     pub audience: String,
     pub scope: String,
     pub expires_at: i64,
+    /// `expires_at` as a date, when plausible.
+    pub expires: Option<UtcTime>,
+    /// Every verified claim, as a table.
+    pub claims: Vec<Claim>,
 }
 
 impl AccessTokenView {
@@ -163,6 +171,8 @@ impl AccessTokenView {
             audience,
             scope: claims.scope.clone().unwrap_or_default(),
             expires_at: claims.exp,
+            expires: UtcTime::from_unix_seconds(claims.exp),
+            claims: claims_table(&serde_json::to_value(claims).unwrap_or_default()),
         }
     }
 }

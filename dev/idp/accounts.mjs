@@ -36,15 +36,19 @@ export function seededUsers(origin) {
 
 export class Accounts {
   #byUsername = new Map();
+  #byEmail = new Map();
   #bySub = new Map();
 
   constructor(users) {
     for (const user of users) this.#add(user);
   }
 
-  /** The user with these credentials, or undefined. */
-  authenticate(username, password) {
-    const user = this.#byUsername.get(username);
+  /**
+   * The user with these credentials, or undefined. The identifier is a username or, as Logto
+   * allows when email sign-in is on, an email address.
+   */
+  authenticate(identifier, password) {
+    const user = this.#byUsername.get(identifier) ?? this.#byEmail.get(identifier);
     return user?.password === password ? user : undefined;
   }
 
@@ -95,6 +99,7 @@ export class Accounts {
       ...user,
     };
     this.#byUsername.set(complete.username, complete);
+    if (complete.email) this.#byEmail.set(complete.email, complete);
     this.#bySub.set(complete.sub, complete);
     return complete;
   }

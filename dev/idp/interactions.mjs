@@ -15,12 +15,25 @@ function socialProvider(directSignIn = '') {
   return SOCIAL_PROVIDERS[target] ?? target;
 }
 
+/**
+ * The address that Logto would email a one-time code to: `login_hint` when the request asks
+ * to sign in with an email identifier (`first_screen=identifier:sign_in&identifier=email`).
+ */
+function emailCodeAddress(params) {
+  const identifiers = params.identifier?.split(' ') ?? [];
+  if (params.first_screen !== 'identifier:sign_in' || !identifiers.includes('email')) {
+    return undefined;
+  }
+  return params.login_hint || undefined;
+}
+
 /** What every page of one interaction shows, from its authorization request. */
 function pageContext({ uid, params }) {
   return {
     uid,
     lang: params.ui_locales?.split(' ')[0],
     socialProvider: socialProvider(params.direct_sign_in),
+    emailCodeAddress: emailCodeAddress(params),
   };
 }
 

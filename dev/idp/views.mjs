@@ -56,16 +56,20 @@ ${script && html`<script src="${script}"></script>`}
 `.text;
 }
 
-export function signInPage({ uid, lang, username, error, socialProvider }) {
+export function signInPage({
+  uid, lang, username, error, socialProvider, emailCodeAddress,
+}) {
   return page({
     title: 'Sign in',
     lang,
     body: html`<h1>Sign in to Bookstore</h1>
 ${socialProvider && html`<p class="note">Logto would continue with ${socialProvider} here.
   This dev IdP has no social sign-in, so use a password instead.</p>`}
+${emailCodeAddress && html`<p class="note">Logto would email a one-time code to ${emailCodeAddress}
+  here. This dev IdP sends no email, so enter the password instead.</p>`}
 ${error && html`<p class="error" role="alert">${error}</p>`}
 <form method="post" action="/interaction/${uid}/login">
-  <label for="username">Username</label>
+  <label for="username">Username or email</label>
   <input id="username" name="username" value="${username}" autocomplete="username"
     required autofocus>
   <label for="password">Password</label>

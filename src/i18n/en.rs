@@ -76,7 +76,7 @@ pub static TEXTS: Texts = Texts {
     audience: "Audience",
     scope: "Scope",
     expires_at: "Expires at",
-    unix_time: "(Unix time)",
+    token_claims: "Verified claims",
     organization_token: "Organization token",
     organization_token_lead: "A JWT access token for the organization {organization}, verified against Logto's keys as an API would.",
     no_api_resource: "No API resource is configured. Set {variable} to an API resource indicator registered in Logto.",

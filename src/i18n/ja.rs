@@ -76,7 +76,7 @@ pub static TEXTS: Texts = Texts {
     audience: "オーディエンス",
     scope: "スコープ",
     expires_at: "有効期限",
-    unix_time: "（Unix 時間）",
+    token_claims: "検証済みのクレーム",
     organization_token: "組織トークン",
     organization_token_lead: "組織 {organization} 向けの JWT アクセストークンです。API と同じように、Logto の公開鍵で検証しています。",
     no_api_resource: "API リソースが設定されていません。Logto に登録した API リソースのインジケーターを {variable} に設定してください。",

@@ -289,7 +289,8 @@ pub struct Texts {
     pub audience: &'static str,
     pub scope: &'static str,
     pub expires_at: &'static str,
-    pub unix_time: &'static str,
+    /// Heading of the table of a verified access token's claims.
+    pub token_claims: &'static str,
     /// `{variable}`: `LOGTO_RESOURCES`, as code.
     pub organization_token: &'static str,
     pub organization_token_lead: &'static str,

@@ -7,6 +7,7 @@ mod test_idp_selftest;
 
 mod backchannel;
 mod callback;
+mod claim_times;
 mod cross_site;
 mod faults;
 mod home;

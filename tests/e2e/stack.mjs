@@ -20,6 +20,19 @@ const appBinary = path.join(
   'debug/logto-bookstore',
 );
 
+/**
+ * The demo's settings (dev/demo.env): the IdP's client, the API resource, organizations,
+ * connectors and email sign-in, so that the browser tests see what the demo shows.
+ */
+export function demoSettings(file = path.join(repoRoot, 'dev/demo.env')) {
+  const settings = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = line.match(/^([A-Z_]+)=(?:"([^"]*)"|(\S*))\s*$/);
+    if (match) settings[match[1]] = match[2] ?? match[3];
+  }
+  return settings;
+}
+
 /** Ports handed out by this process, so that two apps never get the same one. */
 const handedOut = new Set();
 
@@ -140,6 +153,7 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
     children.push(redis);
     await waitForLine(redis, /ready to accept connections/i, 20_000);
 
+    const demo = demoSettings();
     const apps = {};
     const idps = {};
     const idpChildren = {};
@@ -152,8 +166,8 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
         IDP_PORT: '0',
         IDP_ORIGIN: 'http://127.0.0.1:0',
         IDP_TEST_CONTROLS: 'true',
-        LOGTO_APP_ID: 'bookstore-demo',
-        LOGTO_APP_SECRET: 'bookstore-demo-secret',
+        LOGTO_APP_ID: demo.LOGTO_APP_ID,
+        LOGTO_APP_SECRET: demo.LOGTO_APP_SECRET,
         BASE_URL: appOrigin,
         BACKCHANNEL_LOGOUT_URI: `${appOrigin}/backchannel-logout`,
         IDP_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL_SECS),
@@ -163,16 +177,11 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
       const [, idpOrigin] = await waitForLine(idp, /^IdP ready: (http:\/\/127\.0\.0\.1:\d+)\/oidc$/m, 20_000);
 
       const app = start(`app-${store}`, appBinary, [], {
+        ...demo,
         HOST: '127.0.0.1',
         PORT: String(appPort),
         BASE_URL: appOrigin,
         LOGTO_ENDPOINT: idpOrigin,
-        LOGTO_APP_ID: 'bookstore-demo',
-        LOGTO_APP_SECRET: 'bookstore-demo-secret',
-        LOGTO_SCOPES: 'email read:books urn:logto:scope:organizations read:club-shelf',
-        LOGTO_RESOURCES: 'https://api.bookstore.example',
-        LOGTO_SOCIAL_CONNECTORS: 'github',
-        LOGTO_EMAIL_SIGN_IN: 'true',
         SESSION_STORE: store,
         REDIS_URL: `redis+unix://${redisSocket}`,
         SESSION_SECRET: 'e2e-only-secret-'.repeat(5),

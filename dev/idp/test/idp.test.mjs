@@ -421,6 +421,24 @@ test('login_hint fills in the username; direct_sign_in and ui_locales show', asy
   assert.match(login.body, /<input id="password"/, 'the password form stays usable');
 });
 
+test('an email sign-in notes the code Logto would send, and the address signs in', async () => {
+  const browser = new Browser();
+  const auth = authorization({
+    first_screen: 'identifier:sign_in', identifier: 'email', login_hint: 'alice@example.com',
+  });
+  const login = await browser.follow(await browser.get(auth.url));
+  assert.match(login.body, /Logto would email a one-time code to alice@example\.com/);
+  assert.match(login.body, /<input id="username" name="username" value="alice@example\.com"/);
+
+  const submitted = await browser.post(formAction(login.body), {
+    username: 'alice@example.com', password: ALICE.password,
+  });
+  const callback = new URL((await browser.follow(submitted)).location);
+  const { body: tokens } = await redeem(auth, callback);
+  const claims = JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url'));
+  assert.equal(claims.sub, 'user_alice');
+});
+
 test('first_screen=register opens "Create account", which signs the new user in', async () => {
   const browser = new Browser();
   const auth = authorization({ first_screen: 'register' });
