@@ -11,6 +11,7 @@ mod cross_site;
 mod faults;
 mod home;
 mod hostile;
+mod http;
 mod language;
 mod logs;
 mod logto_client;
