@@ -29,21 +29,25 @@ WORKDIR /build
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols \
     CARGO_TERM_COLOR=never
 
-# 1. Dependencies only, in their own layer: built against a dummy lib and main, so a change
-#    under src/, templates/ or static/ reuses this layer and recompiles just this crate.
+# 1. Dependencies only, in their own layer: built against a dummy lib, main and build script
+#    (so the build script's dependencies are built here too), so a change under src/,
+#    templates/ or static/ reuses this layer and recompiles just this crate.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
+    && echo 'fn main() {}' > build.rs \
     && touch src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src
+    && rm -rf src build.rs
 
 # 2. The crate itself. `touch` makes sure cargo sees the real sources as newer than the dummy
-#    build, whatever modification times the build context carries.
+#    build, whatever modification times the build context carries. build.rs compresses the
+#    static assets.
+COPY build.rs ./
 COPY src ./src
 COPY templates ./templates
 COPY static ./static
-RUN touch src/main.rs src/lib.rs \
+RUN touch build.rs src/main.rs src/lib.rs \
     && cargo build --release --locked \
     && cp target/release/logto-bookstore /logto-bookstore
 

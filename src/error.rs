@@ -2,7 +2,8 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
+use actix_web::http::header::Allow;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
@@ -78,6 +79,14 @@ pub enum AppError {
     /// No route matches.
     #[error("no page at this address")]
     NotFound,
+
+    /// The address exists, but not for this method (a `HEAD` where `GET` changes state, a
+    /// `PUT`): answered with `Allow`.
+    #[error(
+        "this address does not take this method (it takes {})",
+        method_list(allowed)
+    )]
+    MethodNotAllowed { allowed: Vec<Method> },
 
     /// A logout token that was used before (its `jti` is remembered until it expires).
     #[error("the logout token was used before")]
@@ -263,6 +272,11 @@ impl AppError {
                 t.error_not_found_message,
                 Retry::Home,
             ),
+            Self::MethodNotAllowed { .. } => text(
+                t.error_method_not_allowed_title,
+                t.error_method_not_allowed_message,
+                Retry::Home,
+            ),
             Self::Logto(L::HttpClient(_))
             | Self::SessionWrite(_)
             | Self::MissingAppData(_)
@@ -306,6 +320,14 @@ impl AppError {
     }
 }
 
+fn method_list(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn with_description(error: &str, description: Option<&str>) -> String {
     match description {
         Some(description) => format!("{error}: {description}"),
@@ -334,6 +356,7 @@ impl ResponseError for AppError {
             | Self::CrossSiteRequest { .. }
             | Self::OrganizationDenied { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionTooLarge { .. }
             | Self::SessionWrite(_)
@@ -396,14 +419,22 @@ impl ResponseError for AppError {
             log::debug!("{status}: {}", Escaped(&error_chain(self)));
         } else if status.is_server_error() {
             log::error!("{status}: {}", Escaped(&error_chain(self)));
-        } else if status != StatusCode::NOT_FOUND {
+        } else if !matches!(
+            status,
+            // What scanners and link checkers try: not worth a warning each.
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) {
             log::warn!("{status}: {}", Escaped(&error_chain(self)));
         }
 
         // English here: this has no request. `render_errors_in_visitor_language` re-renders
         // the page for visitors of another language.
         let body = self.page_html(Locale::default()).unwrap_or_default();
-        let mut response = HttpResponse::build(status).body(body);
+        let mut response = HttpResponse::build(status);
+        if let Self::MethodNotAllowed { allowed } = self {
+            response.insert_header(Allow(allowed.clone()));
+        }
+        let mut response = response.body(body);
         mark_as_private_html(&mut response);
         response
     }

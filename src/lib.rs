@@ -5,8 +5,8 @@
 //! - [`session`]: the typed session on top of actix-session (cookie or Redis).
 //! - [`i18n`]: the pages' strings in English and Japanese, and the visitor's language.
 //! - [`configuration`] and [`startup`]: settings from the environment, and the server.
-//! - [`assets`] and [`security_headers`]: fingerprinted static files, and the headers of
-//!   every response.
+//! - [`assets`], [`content_coding`] and [`security_headers`]: fingerprinted static files,
+//!   compressed for browsers that accept it, and the headers of every response.
 //! - [`healthcheck`]: the container's health probe (`logto-bookstore healthcheck`).
 //! - [`cross_site`]: refuses forms posted from other sites.
 //! - [`log_safe`]: request-derived text escaped for the log.
@@ -15,6 +15,7 @@
 pub mod assets;
 pub mod claim_time;
 pub mod configuration;
+pub mod content_coding;
 pub mod cross_site;
 pub mod error;
 pub mod healthcheck;

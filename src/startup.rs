@@ -14,7 +14,7 @@ use crate::cross_site::{CrossSiteGuard, OpaqueOrigin, refuse_cross_site_writes};
 use crate::error::{AppError, render_errors_in_visitor_language};
 use crate::i18n::LanguageCookie;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
-use crate::routes::{self, ApiResources, Readiness};
+use crate::routes::{self, ApiResources, Endpoint, Readiness};
 use crate::security_headers::security_headers;
 use crate::session::{
     self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionConfig, SessionDirectory,
@@ -155,6 +155,8 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(4096).error_handler(
                     |error, _request| AppError::BadRequest(error.to_string()).into(),
                 ));
+            // Every GET without side effects answers HEAD alike (`Endpoint::read`); an address
+            // asked with a method it does not take answers 405 with `Allow`.
             // Probes and assets never touch the session: a session cookie on them must not
             // cost a Redis read, nor make liveness depend on Redis.
             // The last `.wrap` runs first: a cross-site write is refused before the session
@@ -172,20 +174,25 @@ impl Application {
                     refuse_cross_site_writes(guard.clone(), request, next)
                 }))
                 .wrap(from_fn(render_errors_in_visitor_language))
-                .route("/", web::get().to(routes::home))
-                .route("/sign-in", web::get().to(routes::sign_in))
-                .route("/sign-in", web::post().to(routes::sign_in_with_form))
-                .route("/callback", web::get().to(routes::callback))
-                .route("/sign-out", web::get().to(routes::confirm_sign_out))
-                .route("/sign-out", web::post().to(routes::sign_out))
-                .route("/profile", web::get().to(routes::profile))
-                .route("/books", web::get().to(routes::books))
-                .route("/api-token", web::get().to(routes::api_token))
-                .route(
-                    "/organizations/{id}/token",
-                    web::get().to(routes::organization_token),
+                .service(Endpoint::at("/").read(routes::home))
+                .service(
+                    Endpoint::at("/sign-in")
+                        .get_with_side_effects(routes::sign_in)
+                        .post(routes::sign_in_with_form),
                 )
-                .route("/lang/{code}", web::get().to(routes::switch_language))
+                .service(Endpoint::at("/callback").get_with_side_effects(routes::callback))
+                .service(
+                    Endpoint::at("/sign-out")
+                        .read(routes::confirm_sign_out)
+                        .post(routes::sign_out),
+                )
+                .service(Endpoint::at("/profile").read(routes::profile))
+                .service(Endpoint::at("/books").read(routes::books))
+                .service(Endpoint::at("/api-token").read(routes::api_token))
+                .service(Endpoint::at("/organizations/{id}/token").read(routes::organization_token))
+                .service(
+                    Endpoint::at("/lang/{code}").get_with_side_effects(routes::switch_language),
+                )
                 .default_service(web::to(routes::not_found));
             app_data
                 .wrap(security_headers(&base_url, &logto_endpoint))
@@ -193,15 +200,13 @@ impl Application {
                     Logger::new(access_log_format)
                         .custom_request_replace("METHOD", |request| request.method().to_string()),
                 )
-                .route("/healthz", web::get().to(routes::healthz))
-                .route("/readyz", web::get().to(routes::readyz))
-                .route("/static/{file}", web::get().to(routes::static_asset))
+                .service(Endpoint::at("/healthz").read(routes::healthz))
+                .service(Endpoint::at("/readyz").read(routes::readyz))
+                .service(Endpoint::at("/static/{file}").read(routes::static_asset))
+                .service(Endpoint::at("/robots.txt").read(routes::robots_txt))
                 // Logto calls this server to server, from any origin: outside the pages, so
                 // outside the cross-site check and the session.
-                .route(
-                    "/backchannel-logout",
-                    web::post().to(routes::backchannel_logout),
-                )
+                .service(Endpoint::at("/backchannel-logout").post(routes::backchannel_logout))
                 .service(pages)
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())

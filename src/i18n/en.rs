@@ -120,6 +120,8 @@ pub static TEXTS: Texts = Texts {
     error_bad_request_message: "The address of this request is not valid.",
     error_not_found_title: "Page not found",
     error_not_found_message: "There is no page at this address.",
+    error_method_not_allowed_title: "Method not allowed",
+    error_method_not_allowed_message: "This address does not take this kind of request.",
     error_organization_denied_title: "No access to this organization",
     error_organization_denied_message: "Logto did not issue a token for this organization. You may not be a member of it (any more), or this app does not ask for the organizations scope.",
     error_internal_title: "Something went wrong",

@@ -120,6 +120,8 @@ pub static TEXTS: Texts = Texts {
     error_bad_request_message: "このリクエストのアドレスは無効です。",
     error_not_found_title: "ページが見つかりません",
     error_not_found_message: "このアドレスにはページがありません。",
+    error_method_not_allowed_title: "許可されていないメソッドです",
+    error_method_not_allowed_message: "このアドレスはこの種類のリクエストを受け付けません。",
     error_organization_denied_title: "この組織にはアクセスできません",
     error_organization_denied_message: "Logto はこの組織のトークンを発行しませんでした。この組織のメンバーでない（または、メンバーでなくなった）か、このアプリが組織スコープを要求していない可能性があります。",
     error_internal_title: "問題が発生しました",

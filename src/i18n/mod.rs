@@ -339,6 +339,8 @@ pub struct Texts {
     pub error_bad_request_message: &'static str,
     pub error_not_found_title: &'static str,
     pub error_not_found_message: &'static str,
+    pub error_method_not_allowed_title: &'static str,
+    pub error_method_not_allowed_message: &'static str,
     pub error_organization_denied_title: &'static str,
     pub error_organization_denied_message: &'static str,
     pub error_internal_title: &'static str,

@@ -12,6 +12,7 @@ mod cross_site;
 mod faults;
 mod home;
 mod hostile;
+mod http;
 mod language;
 mod logs;
 mod logto_client;

@@ -256,7 +256,7 @@ describe('Dockerfile', () => {
     const sources = all(builder, 'COPY')
       .filter((args) => !args.startsWith('--from'))
       .flatMap((args) => args.split(' ').slice(0, -1));
-    assert.deepEqual(sources.sort(), ['Cargo.lock', 'Cargo.toml', 'src', 'static', 'templates']);
+    assert.deepEqual(sources.sort(), ['Cargo.lock', 'Cargo.toml', 'build.rs', 'src', 'static', 'templates']);
     for (const source of sources) assert.ok(existsSync(repoFile(source)), `${source} is missing`);
     if (existsSync(repoFile('build.rs'))) assert.ok(sources.includes('build.rs'), 'build.rs is not copied');
   });
@@ -304,7 +304,7 @@ describe('.dockerignore', () => {
   };
 
   test('lets in what the Dockerfile copies', () => {
-    for (const file of ['Cargo.toml', 'Cargo.lock', 'src/main.rs', 'src/lib.rs', 'templates/base.html', 'static/style.css']) {
+    for (const file of ['Cargo.toml', 'Cargo.lock', 'build.rs', 'src/main.rs', 'src/lib.rs', 'templates/base.html', 'static/style.css']) {
       assert.equal(excluded(file), false, `${file} is left out of the build context`);
     }
     for (const dir of ['src', 'templates', 'static']) {
