@@ -73,6 +73,13 @@ pub struct HomePage<'a> {
     pub email_form: Option<&'a EmailForm>,
 }
 
+impl HomePage<'_> {
+    /// Whether the page answers an email address it refused: its title then says so.
+    pub fn rejects_an_email_address(&self) -> bool {
+        self.email_form.is_some_and(|form| form.error.is_some())
+    }
+}
+
 /// `GET /sign-out`: the confirmation form.
 #[derive(Template)]
 #[template(path = "sign_out.html")]
