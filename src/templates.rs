@@ -74,9 +74,9 @@ pub struct HomePage<'a> {
 }
 
 impl HomePage<'_> {
-    /// Whether the page answers an email address it refused: its title then says so.
+    /// Whether the page shows the email form refusing an address: its title then says so.
     pub fn rejects_an_email_address(&self) -> bool {
-        self.email_form.is_some_and(|form| form.error.is_some())
+        self.user.is_none() && self.email_form.is_some_and(|form| form.error.is_some())
     }
 }
 

@@ -488,15 +488,15 @@ for (const store of ['cookie', 'redis']) {
       await expectSignedInAs(page, app(), USERS.alice.name);
       // The home page's axe-core check ends now, not while the clock below runs.
       await expectAccessible(page);
-      // The app checks the sign-in's ID token against keys at most 5 s old. Its last fetch
-      // may be recent (at the callback at the latest): let it age past that, so that the
-      // sign-out below fetches the keys Logto publishes after the deletion, and sign out
-      // before the access token is due (6 s after issue), or the refresh brings a new ID token.
-      await sleep(signedInAt + JWKS_MIN_REFETCH_MS + 300 - Date.now());
 
       const [newKey, oldKey] = await idpControl(store, 'signing-keys/rotate');
       assert.ok(oldKey, 'the old key is still published after the rotation');
       assert.deepEqual(await idpControl(store, 'signing-keys/delete-previous'), [newKey]);
+      // The app checks the sign-in's ID token against keys at most 5 s old, and fetched them
+      // at the callback at the latest: once they are older, the sign-out below fetches the
+      // keys Logto publishes after the deletion. It must come before the access token is due
+      // (6 s after issue), or the refresh would bring an ID token signed with the new key.
+      await sleep(signedInAt + JWKS_MIN_REFETCH_MS + 50 - Date.now());
 
       const toLogto = page.waitForRequest((request) => request.url().startsWith(`${idp()}/oidc/session/end?`));
       await page.getByRole('button', { name: 'Sign out' }).click();
