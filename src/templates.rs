@@ -74,6 +74,13 @@ pub struct HomePage<'a> {
     pub email_form: Option<&'a EmailForm>,
 }
 
+impl HomePage<'_> {
+    /// Whether the page shows the email form refusing an address: its title then says so.
+    pub fn rejects_an_email_address(&self) -> bool {
+        self.user.is_none() && self.email_form.is_some_and(|form| form.error.is_some())
+    }
+}
+
 /// `GET /sign-out`: the confirmation form.
 #[derive(Template)]
 #[template(path = "sign_out.html")]

@@ -7,6 +7,9 @@ pub static TEXTS: Texts = Texts {
     brand: "Bookstore",
     language: "Language",
     footer: "This is the Rust (actix-web) version of the Logto Bookstore demo, signing users in with {logto} over OpenID Connect.",
+    description: "A demo bookstore that signs readers in with Logto over OpenID Connect, built in Rust with actix-web.",
+    skip_to_content: "Skip to main content",
+    site_navigation: "Bookstore pages",
 
     home: "Home",
     books: "Books",
@@ -83,6 +86,7 @@ pub static TEXTS: Texts = Texts {
     api_resource_example: "For example: {example}",
 
     error_status: "Error {status}",
+    error_title: "Error: {title}",
     details: "Details",
     try_again: "Try again",
     back_to_store: "Back to the Bookstore",

@@ -7,6 +7,9 @@ pub static TEXTS: Texts = Texts {
     brand: "Bookstore",
     language: "言語",
     footer: "これは Logto Bookstore デモの Rust（actix-web）版です。OpenID Connect を使い、{logto} でユーザーをサインインさせています。",
+    description: "Logto と OpenID Connect で読者をサインインさせるデモ書店です。Rust（actix-web）で作られています。",
+    skip_to_content: "メインコンテンツへスキップ",
+    site_navigation: "Bookstore のページ",
 
     home: "ホーム",
     books: "書籍",
@@ -83,6 +86,7 @@ pub static TEXTS: Texts = Texts {
     api_resource_example: "例：{example}",
 
     error_status: "エラー {status}",
+    error_title: "エラー：{title}",
     details: "詳細",
     try_again: "もう一度試す",
     back_to_store: "Bookstore に戻る",

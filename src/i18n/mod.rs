@@ -226,6 +226,12 @@ pub struct Texts {
     pub language: &'static str,
     /// `{logto}`: a link to logto.io.
     pub footer: &'static str,
+    /// The `<meta name="description">` of every page, for search engines and link previews.
+    pub description: &'static str,
+    /// The first link on every page, for keyboard users: it jumps past the header.
+    pub skip_to_content: &'static str,
+    /// The signed-in pages' navigation, for screen readers.
+    pub site_navigation: &'static str,
 
     // Navigation and buttons used on several pages.
     pub home: &'static str,
@@ -236,7 +242,7 @@ pub struct Texts {
     pub sign_out: &'static str,
 
     // `GET /`.
-    /// The home page's title, after the brand.
+    /// The home page's title, before the brand.
     pub home_title: &'static str,
     pub welcome: &'static str,
     pub welcome_back: &'static str,
@@ -301,6 +307,8 @@ pub struct Texts {
     // Error pages.
     /// `{status}`: the HTTP status code.
     pub error_status: &'static str,
+    /// `{title}`: the title of a page that reports an error (an error page, a refused form).
+    pub error_title: &'static str,
     pub details: &'static str,
     pub try_again: &'static str,
     pub back_to_store: &'static str,

@@ -17,6 +17,7 @@ mod language;
 mod logs;
 mod logto_client;
 mod operations;
+mod page_markup;
 mod protected;
 mod scale_out;
 mod sessions;

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
 
 import {
@@ -33,6 +34,8 @@ let openContexts = [];
 const failuresDir = path.join(outputDir, 'failures');
 /** The documents each page loaded (status, method, URL without its query), oldest first. */
 const navigationsOf = new WeakMap();
+/** The running test's axe-core checks of the app's pages: each ends with its violations. */
+let accessibilityChecks = [];
 
 before(async () => {
   rmSync(failuresDir, { recursive: true, force: true });
@@ -48,11 +51,16 @@ after(async () => {
 
 // A failed test leaves its evidence in output/failures: each of its pages' screenshot, URL and
 // text, and the servers' logs so far. Then its browser contexts are closed, passed or not.
+// Every app page any test opened must pass axe-core: its checks end before the pages close.
 afterEach(async (t) => {
   const contexts = openContexts;
+  const checks = accessibilityChecks;
   openContexts = [];
-  if (!t.passed) await saveFailureReport(t.fullName, contexts);
+  accessibilityChecks = [];
+  const violations = (await Promise.all(checks)).flat();
+  if (!t.passed || violations.length > 0) await saveFailureReport(t.fullName, contexts);
   await Promise.all(contexts.map((context) => context.close().catch(() => {})));
+  assert.deepEqual(violations, [], 'axe-core finds no violation on the app pages this test opened');
 });
 
 async function saveFailureReport(testName, contexts) {
@@ -73,14 +81,86 @@ async function saveFailureReport(testName, contexts) {
 }
 
 /**
- * A fresh browser profile (its own cookies) that records every error page from the app and
- * every Content-Security-Policy violation.
+ * The axe-core violations of the page as it is now, one line each: page, language, rule and
+ * the elements that break it. All rules run, best practices included.
  */
-async function newVisitor(appOrigin) {
-  const context = await browser.newContext();
+async function accessibilityViolations(page) {
+  const { pathname } = new URL(page.url());
+  const language = await page.locator('html').getAttribute('lang');
+  // The app's pages have no frames: axe runs in the page itself, without the blank helper
+  // page that the frame-aware mode opens in the browser context.
+  const { violations } = await new AxeBuilder({ page }).setLegacyMode().analyze();
+  return violations.map(({ id, help, nodes }) => (
+    `${pathname} (${language}): ${id}: ${help}: ${nodes.map((node) => node.target.join(' ')).join(', ')}`
+  ));
+}
+
+/** How Playwright says that a page navigated or closed while a script ran in it. */
+const LEFT_THE_PAGE = /Execution context was destroyed|has been closed|Frame was detached/;
+
+/** Per page: the documents it has shown, its queue of checks and the check of the latest. */
+const accessibilityOf = new WeakMap();
+
+/**
+ * Checks every app page that `page` loads with axe-core, one check at a time, while the test
+ * goes on; `afterEach` fails the test on any violation. A check is dropped only when the test
+ * moved on first (the page navigated or closed). The IdP's pages (dev/idp) are not the app's:
+ * they are not checked.
+ */
+function checkEveryAppPage(page, appOrigin) {
+  const state = { documents: 0, queue: Promise.resolve(), latest: null };
+  accessibilityOf.set(page, state);
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) state.documents += 1;
+  });
+  page.on('load', () => {
+    if (page.url().startsWith(`${appOrigin}/`)) queueAccessibilityCheck(page, state);
+  });
+}
+
+/** Checks the document `page` shows now, after the checks before it: `{ violations }` or `{ left }`. */
+function queueAccessibilityCheck(page, state) {
+  const document = state.documents;
+  const url = page.url();
+  const moved = () => page.isClosed() || state.documents !== document;
+  const outcome = state.queue.then(async () => {
+    if (moved()) return { left: true };
+    try {
+      return { violations: await accessibilityViolations(page) };
+    } catch (error) {
+      if (moved() || LEFT_THE_PAGE.test(error.message)) return { left: true };
+      return { violations: [`${url}: axe-core could not run: ${error.message.split('\n')[0]}`] };
+    }
+  });
+  state.queue = outcome;
+  state.latest = { document, outcome };
+  accessibilityChecks.push(outcome.then(({ violations = [] }) => violations));
+  return outcome;
+}
+
+/** Fails unless axe-core finds no violation on the app page shown now (its own check's). */
+async function expectAccessible(page) {
+  await page.waitForLoadState('load');
+  const state = accessibilityOf.get(page);
+  const { latest } = state;
+  const { violations, left } = await (latest?.document === state.documents
+    ? latest.outcome
+    : queueAccessibilityCheck(page, state));
+  assert.ok(!left, `${page.url()} changed during its check`);
+  assert.deepEqual(violations, [], `axe-core on ${page.url()}`);
+}
+
+/**
+ * A fresh browser profile (its own cookies) that records every error page from the app and
+ * every Content-Security-Policy violation, and checks every app page it opens with axe-core.
+ * `options` go to the browser context (a phone's `viewport`, for example).
+ */
+async function newVisitor(appOrigin, options = {}) {
+  const context = await browser.newContext(options);
   openContexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
+  checkEveryAppPage(page, appOrigin);
   // Each document the page loaded, redirects included, for the failure report.
   const navigations = [];
   navigationsOf.set(page, navigations);
@@ -405,12 +485,14 @@ for (const store of ['cookie', 'redis']) {
       await page.goto(`${app()}/sign-in`);
       await signInAtIdp(page, USERS.alice);
       await expectSignedInAs(page, app(), USERS.alice.name);
+      await expectAccessible(page);
       // The app checks the ID token against keys at most 5 s old. Its last fetch may be
       // recent (an earlier test's sign-out checks them too): let it age past that, so that the
       // sign-out below fetches the keys Logto publishes after the deletion. By then the access
       // token is due, and a cookie-store session is checked with Logto at its next request,
       // which brings a new ID token: let that happen now, before the rotation, so that the
-      // token in the session is still the one signed with the key about to be deleted.
+      // token in the session is still the one signed with the key about to be deleted, and
+      // the sign-out comes well before the next check is due.
       await sleep(Math.max(JWKS_MIN_REFETCH_MS, (ACCESS_TOKEN_TTL_SECS - REFRESH_MARGIN_SECS) * 1_000) + 500);
       await page.reload();
       await expectSignedInAs(page, app(), USERS.alice.name);
@@ -559,6 +641,160 @@ describe('a page on another site posting forms to the app', () => {
       await page.goto(`${app}/`);
       await expectSignedInAs(page, app, USERS.alice.name);
       await context.close();
+    });
+  }
+});
+
+describe('every app page passes axe-core', () => {
+  for (const [language, errorTitle] of [['en', 'Error: '], ['ja', 'エラー：']]) {
+    test(`in ${language}: signed out, a refused address, signed in, and the error pages`, async () => {
+      const app = stack.apps.cookie;
+      const { page, appErrors } = await newVisitor(app);
+      const visit = async (path, status) => {
+        const response = await page.goto(`${app}${path}`);
+        assert.equal(response.status(), status, path);
+        assert.equal(await page.locator('html').getAttribute('lang'), language, path);
+        await expectAccessible(page);
+      };
+
+      await page.goto(`${app}/lang/${language}?return_to=%2F`);
+      await page.waitForURL(`${app}/`);
+      await expectAccessible(page);
+      await page.locator('#email').fill('not an address');
+      await page.locator('.email-form button[type="submit"]').click();
+      await page.locator('#email[aria-invalid="true"]').waitFor();
+      assert.ok((await page.title()).startsWith(errorTitle), await page.title());
+      await expectAccessible(page);
+
+      await page.goto(`${app}/sign-in`);
+      await signInAtIdp(page, USERS.alice);
+      await page.waitForURL(`${app}/`);
+      await expectAccessible(page);
+      for (const path of ['/books', '/profile', '/api-token', '/organizations/org_bookclub/token', '/sign-out']) {
+        await visit(path, 200);
+      }
+      await visit('/no-such-page', 404);
+      await visit('/callback?code=forged&state=forged', 400);
+      assert.ok((await page.title()).startsWith(errorTitle), await page.title());
+
+      // The first Tab reaches the skip link, which shows itself and leads to the main content.
+      await page.goto(`${app}/books`);
+      await page.keyboard.press('Tab');
+      const skipLink = page.locator('.skip-link');
+      assert.equal(await skipLink.evaluate((link) => link === document.activeElement), true);
+      assert.ok((await skipLink.boundingBox()).height >= 24, 'the focused skip link is visible');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${app}/books#main-content`);
+      assert.deepEqual(appErrors, ['400 /sign-in', '404 /no-such-page', '400 /callback']);
+    });
+  }
+});
+
+/** A phone's screen: narrower than the stylesheet's 480px breakpoint. */
+const PHONE = { viewport: { width: 375, height: 812 } };
+
+/** Where each element matched by `selector` is drawn, and in which font. */
+async function layoutOf(page, selector) {
+  return page.locator(selector).evaluateAll((elements) => elements.map((element) => {
+    const style = getComputedStyle(element);
+    const { width, height } = element.getBoundingClientRect();
+    return {
+      text: element.textContent.trim(),
+      width,
+      height,
+      font: `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`,
+    };
+  }));
+}
+
+/** The WCAG contrast ratio of two colours as `getComputedStyle` gives them: `rgb(r, g, b)`. */
+function contrastRatio(first, second) {
+  const luminance = (color) => {
+    const [r, g, b] = color.match(/\d+(\.\d+)?/g).slice(0, 3).map((value) => {
+      const channel = Number(value) / 255;
+      return channel <= 0.04045 ? channel / 12.92 : ((channel + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [lighter, darker] = [luminance(first), luminance(second)].sort((a, b) => b - a);
+  return (lighter + 0.05) / (darker + 0.05);
+}
+
+/** The email field's border colour and the colour of the card behind it. */
+async function emailFieldColors(page) {
+  return page.locator('#email').evaluate((field) => ({
+    border: getComputedStyle(field).borderTopColor,
+    background: getComputedStyle(field.closest('.card')).backgroundColor,
+  }));
+}
+
+describe('on a phone (375 px wide)', () => {
+  test('the email field has a visible border, shows a refused address and takes the focus', async () => {
+    const app = stack.apps.cookie;
+    const { page } = await newVisitor(app, PHONE);
+    await page.goto(`${app}/`);
+
+    const [sendCode] = await layoutOf(page, '.email-form button');
+    const [signIn] = await layoutOf(page, '.actions a.button');
+    assert.equal(sendCode.font, signIn.font, 'the button is in the link buttons\' font');
+    const valid = await emailFieldColors(page);
+    assert.ok(contrastRatio(valid.border, valid.background) >= 3, JSON.stringify(valid));
+
+    await page.locator('#email').fill('not an address');
+    await page.locator('.email-form button').click();
+    await page.locator('#email[aria-invalid="true"]').waitFor();
+
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'email');
+    const refused = await emailFieldColors(page);
+    assert.notEqual(refused.border, valid.border, 'the refused address looks refused');
+    assert.ok(contrastRatio(refused.border, refused.background) >= 3, JSON.stringify(refused));
+  });
+
+  test('each button of a row of actions fills the row, in the link buttons\' font', async () => {
+    const app = stack.apps.cookie;
+    const { page } = await newVisitor(app, PHONE);
+    await page.goto(`${app}/sign-in`);
+    await signInAtIdp(page, USERS.alice);
+    await expectSignedInAs(page, app, USERS.alice.name);
+
+    for (const path of ['/', '/sign-out']) {
+      await page.goto(`${app}${path}`);
+      await screenshot(page, `phone-${path === '/' ? 'home-signed-in' : 'sign-out'}`);
+      const [row] = await layoutOf(page, '.actions');
+      const buttons = await layoutOf(page, '.actions .button');
+      assert.ok(buttons.some(({ text }) => text === 'Sign out'), `${path}: ${JSON.stringify(buttons)}`);
+      for (const button of buttons) {
+        assert.ok(Math.abs(button.width - row.width) < 1, `${path}: ${JSON.stringify({ button, row })}`);
+        assert.equal(button.font, buttons[0].font, `${path}: ${button.text}`);
+      }
+    }
+  });
+
+  for (const language of ['en', 'ja']) {
+    test(`in ${language}, links are easy to tap, claim names stay whole and h2 is no larger than h1`, async () => {
+      const app = stack.apps.cookie;
+      const { page } = await newVisitor(app, PHONE);
+      await page.goto(`${app}/lang/${language}?return_to=%2Fprofile`);
+      await signInAtIdp(page, USERS.alice);
+      await page.waitForURL(`${app}/profile`);
+
+      const targets = await layoutOf(page, '.language-switcher a, .app-nav a, .app-nav button');
+      assert.equal(targets.length, 2 + 4 + 1);
+      for (const target of targets) {
+        assert.ok(target.height >= 44, `${target.text} is ${target.height}px tall`);
+      }
+      const names = await page.locator('.claims th[scope="row"] code').evaluateAll((codes) => codes.map((code) => ({
+        name: code.textContent,
+        lines: code.getClientRects().length,
+        fits: code.parentElement.scrollWidth <= code.parentElement.clientWidth,
+      })));
+      assert.ok(names.some(({ name }) => name === 'created_at'), JSON.stringify(names));
+      for (const name of names) assert.deepEqual(name, { ...name, lines: 1, fits: true });
+      await screenshot(page, `phone-${language}-profile`);
+      const [h1] = await layoutOf(page, 'h1');
+      for (const h2 of await layoutOf(page, 'h2')) {
+        assert.ok(parseFloat(h2.font.split(' ')[1]) <= parseFloat(h1.font.split(' ')[1]), `${h2.font} vs ${h1.font}`);
+      }
     });
   }
 });
