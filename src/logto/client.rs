@@ -67,6 +67,12 @@ pub struct LogtoConfig {
     pub resources: Vec<String>,
     /// Limit for every request to Logto, connection included (default 5 s).
     pub http_timeout: Duration,
+    /// How long a connection to Logto may sit unused and still be reused (default 4 s).
+    /// Logto runs on Node.js, whose HTTP server closes a keep-alive connection after 5 s
+    /// idle: a request sent on it just as it closes is reset, and a token request cannot be
+    /// sent again (its code or refresh token may have been used). Keeping idle connections for
+    /// less than the server does, as Node's own `fetch` does, avoids that race.
+    pub idle_connection_timeout: Duration,
     /// How long a sign-in attempt stays valid between `/sign-in` and the callback.
     pub sign_in_lifetime: Duration,
     /// The JWKS is fetched again for an unknown `kid` at most this often.
@@ -100,6 +106,7 @@ impl LogtoConfig {
             prompt: Some("consent".into()),
             resources: Vec::new(),
             http_timeout: Duration::from_secs(5),
+            idle_connection_timeout: Duration::from_secs(4),
             sign_in_lifetime: Duration::from_secs(10 * 60),
             jwks_min_refetch_interval: Duration::from_secs(5),
             provider_backoff: Backoff::default(),
@@ -260,6 +267,7 @@ impl LogtoClient {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.http_timeout)
             .timeout(config.http_timeout)
+            .pool_idle_timeout(config.idle_connection_timeout)
             .user_agent(concat!("logto-bookstore/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(LogtoError::HttpClient)?;

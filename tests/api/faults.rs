@@ -11,8 +11,8 @@ use reqwest::cookie::Jar;
 
 use crate::for_both_stores;
 use crate::helpers::{
-    Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app_on_redis,
-    spawn_app_with, timing_sensitive,
+    Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app_on,
+    spawn_app_on_redis, spawn_app_with, timing_sensitive,
 };
 use crate::operations::AppProcess;
 use crate::sign_in::signed_in_app;
@@ -187,4 +187,96 @@ async fn a_stopped_redis_fails_pages_quickly_too() {
         StatusCode::SEE_OTHER,
         "a visitor without a session starts a sign-in without Redis"
     );
+}
+
+/// A TCP relay to a server on `127.0.0.1:upstream_port` that stands for a server closing idle
+/// keep-alive connections after `server_idle_limit`, as Logto's Node.js server does after 5 s:
+/// a request that arrives on a connection idle for longer is reset instead of relayed, as when
+/// a client reuses a connection just as the server closes it.
+struct IdleResettingRelay {
+    port: u16,
+    resets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl IdleResettingRelay {
+    async fn start(upstream_port: u16, server_idle_limit: Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let resets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&resets);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port))
+                    .await
+                    .unwrap();
+                let counter = Arc::clone(&counter);
+                tokio::spawn(relay(client, upstream, server_idle_limit, counter));
+            }
+        });
+        Self { port, resets }
+    }
+
+    fn resets(&self) -> usize {
+        self.resets.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn relay(
+    client: tokio::net::TcpStream,
+    upstream: tokio::net::TcpStream,
+    server_idle_limit: Duration,
+    resets: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_reader, mut client_writer) = client.into_split();
+    let (mut upstream_reader, mut upstream_writer) = upstream.into_split();
+    let mut last_traffic = Instant::now();
+    let (mut from_client, mut from_upstream) = ([0u8; 8192], [0u8; 8192]);
+    loop {
+        tokio::select! {
+            read = client_reader.read(&mut from_client) => {
+                let Ok(n @ 1..) = read else { return };
+                if last_traffic.elapsed() > server_idle_limit {
+                    resets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let client = client_reader.reunite(client_writer).unwrap();
+                    client.set_zero_linger().unwrap();
+                    return;
+                }
+                if upstream_writer.write_all(&from_client[..n]).await.is_err() { return }
+            }
+            read = upstream_reader.read(&mut from_upstream) => {
+                let Ok(n @ 1..) = read else { return };
+                if client_writer.write_all(&from_upstream[..n]).await.is_err() { return }
+            }
+        }
+        last_traffic = Instant::now();
+    }
+}
+
+#[tokio::test]
+async fn a_connection_to_logto_is_not_reused_once_logto_may_be_closing_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let idp = TestIdp::start(registered_client(&address)).await;
+    let logto = IdleResettingRelay::start(idp.port(), Duration::from_millis(600)).await;
+    let internal = url::Url::parse(&format!("http://127.0.0.1:{}/", logto.port)).unwrap();
+    let endpoint = idp.endpoint();
+    let app = spawn_app_on(listener, Store::Cookie, &endpoint, Some(idp), |config| {
+        config.internal_endpoint = Some(internal);
+        // Below the server's limit, as the 4 s default is below Node's 5 s.
+        config.idle_connection_timeout = Duration::from_millis(300);
+    })
+    .await;
+    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
+
+    // The app's connections to Logto sit unused past Logto's limit.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let callback = app.get_url(&app.authorize().await).await;
+
+    assert_eq!(
+        callback.status(),
+        StatusCode::SEE_OTHER,
+        "the code exchange went out on a connection Logto was closing"
+    );
+    assert_eq!(logto.resets(), 0);
 }
