@@ -40,6 +40,25 @@ async fn switch_to(app: &TestApp, code: &str) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
+/// Every page in `language`, by path: the home and a 404 page signed out, then each signed-in
+/// page; the browser ends signed out.
+async fn every_page_in(app: &TestApp, language: &str) -> Vec<(&'static str, String)> {
+    switch_to(app, language).await;
+    let mut pages = vec![
+        ("/", page(app, "/", StatusCode::OK).await),
+        (
+            "/no-such-page",
+            page(app, "/no-such-page", StatusCode::NOT_FOUND).await,
+        ),
+    ];
+    app.sign_in().await;
+    for (path, _) in SIGNED_IN_PAGES {
+        pages.push((path, page(app, path, StatusCode::OK).await));
+    }
+    app.sign_out().await;
+    pages
+}
+
 /// `POST /sign-in` with an address the email form refuses.
 async fn refused_email_page(app: &TestApp) -> (StatusCode, String) {
     let response = app
@@ -142,19 +161,7 @@ async fn the_first_tab_stop_of_every_page_skips_to_the_main_content() {
         ("en", "Skip to main content"),
         ("ja", "メインコンテンツへスキップ"),
     ] {
-        switch_to(&app, language).await;
-        let mut pages = vec![
-            ("/", page(&app, "/", StatusCode::OK).await),
-            (
-                "/no-such-page",
-                page(&app, "/no-such-page", StatusCode::NOT_FOUND).await,
-            ),
-        ];
-        app.sign_in().await;
-        for (path, _) in SIGNED_IN_PAGES {
-            pages.push((path, page(&app, path, StatusCode::OK).await));
-        }
-        app.sign_out().await;
+        let pages = every_page_in(&app, language).await;
 
         for (path, page) in pages {
             assert_eq!(first_focusable(&page), skip_link, "{language} {path}");
@@ -181,19 +188,7 @@ async fn every_page_describes_the_site_in_the_visitors_language() {
             "Logto と OpenID Connect で読者をサインインさせるデモ書店です。Rust（actix-web）で作られています。",
         ),
     ] {
-        switch_to(&app, language).await;
-        let mut pages = vec![
-            ("/", page(&app, "/", StatusCode::OK).await),
-            (
-                "/no-such-page",
-                page(&app, "/no-such-page", StatusCode::NOT_FOUND).await,
-            ),
-        ];
-        app.sign_in().await;
-        for (path, _) in SIGNED_IN_PAGES {
-            pages.push((path, page(&app, path, StatusCode::OK).await));
-        }
-        app.sign_out().await;
+        let pages = every_page_in(&app, language).await;
 
         for (path, page) in pages {
             assert_eq!(
