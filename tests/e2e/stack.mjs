@@ -42,7 +42,7 @@ const handedOut = new Set();
  * outgoing connection before the app binds it; below it, only a process that picks fixed ports
  * could, and the app would then fail to start with "cannot listen", rather than a test later.
  */
-async function portBelowTheEphemeralRange() {
+export async function portBelowTheEphemeralRange() {
   const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
     .trim().split(/\s+/).map(Number);
   const high = ephemeralLow > 11_000 ? ephemeralLow : 65_536; // an unusual range: take any
@@ -133,10 +133,12 @@ export const REFRESH_MARGIN_SECS = Math.min(60, ACCESS_TOKEN_TTL_SECS / 4);
 /**
  * Starts Redis and, per session store, one app with its own Logto-shaped IdP (so that each IdP
  * can send back-channel logout to its app). Returns their origins, each IdP's output so far
- * (`idpLog(store)`,
- * where the IdP logs every grant and revocation), all output (`logs()`) and `stop()`.
+ * (`idpLog(store)`, where the IdP logs every grant and revocation), all output (`logs()`) and
+ * `stop()`. `appPort` picks each app's port (the stack's own tests hand it a taken one).
  */
-export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
+export async function startStack({
+  stores = ['cookie', 'redis'], appPort: pickAppPort = portBelowTheEphemeralRange,
+} = {}) {
   const children = [];
   // Redis's socket lives here, readable by this user only.
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'bookstore-e2e-'));
@@ -158,7 +160,7 @@ export async function startStack({ stores = ['cookie', 'redis'] } = {}) {
     const idps = {};
     const idpChildren = {};
     for (const store of stores) {
-      const appPort = await portBelowTheEphemeralRange();
+      const appPort = await pickAppPort();
       const appOrigin = `http://127.0.0.1:${appPort}`;
 
       // The IdP first: it must know the app's origin, and the app its issuer.
