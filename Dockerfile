@@ -21,9 +21,10 @@
 
 # ---- builder -------------------------------------------------------------------------------
 # The slim image ships gcc and libc6-dev, which `ring` (rustls' crypto) and `aws-lc-sys`
-# (jsonwebtoken's ES384 verification; built with cc, no cmake needed) compile with. Cargo.lock has
-# no openssl-sys or native-tls: TLS is rustls only (openssl-probe, pulled in by
-# rustls-native-certs, only looks for certificate files), so no libssl-dev is needed.
+# (jsonwebtoken's ES384 verification; built with cc, no cmake needed) compile with. The app builds
+# no openssl-sys or native-tls (Cargo.lock lists them only for logto-client's optional
+# `native-tls` feature, which the app leaves off): TLS is rustls only (openssl-probe, pulled in
+# by rustls-native-certs, only looks for certificate files), so no libssl-dev is needed.
 FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /build
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols \
