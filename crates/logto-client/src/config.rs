@@ -32,7 +32,7 @@ pub struct LogtoConfig {
     /// Sent as `prompt` when set (`consent` makes Logto issue a refresh token).
     pub prompt: Option<String>,
     /// API resource indicators, each sent as a `resource` parameter at sign-in. Their JWT
-    /// access tokens come from [`LogtoClient::refresh`] with [`TokenTarget::Resource`]; the
+    /// access tokens come from [`LogtoClient::refresh`](crate::LogtoClient::refresh) with [`TokenTarget::Resource`](crate::TokenTarget::Resource); the
     /// code exchange itself still yields the opaque userinfo token. With
     /// [`ORGANIZATIONS_SCOPE`] among the scopes, [`ORGANIZATIONS_RESOURCE`] is sent too
     /// ([`sign_in_resources`](Self::sign_in_resources)).
@@ -52,7 +52,7 @@ pub struct LogtoConfig {
     /// How long to leave Logto alone after a failed request for its discovery document, its
     /// JWKS or its token endpoint (no answer, a 5xx or `server_error`; not a refusal): 1 s,
     /// doubling with each failure in a row up to 60 s. Requests that need Logto meanwhile fail
-    /// at once with [`LogtoError::ProviderBackingOff`].
+    /// at once with [`LogtoError::ProviderBackingOff`](crate::LogtoError::ProviderBackingOff).
     pub provider_backoff: Backoff,
     /// Tolerated clock skew when checking `exp`, `nbf` and `iat`.
     pub clock_leeway: Duration,

@@ -233,3 +233,85 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     message
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(error: &str) -> LogtoError {
+        LogtoError::TokenRejected {
+            error: error.to_owned(),
+            description: None,
+        }
+    }
+
+    fn denied(error: &str) -> LogtoError {
+        LogtoError::AuthorizationDenied {
+            error: error.to_owned(),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn statuses_say_whose_fault_and_whether_to_retry() {
+        let table = [
+            (denied("access_denied"), 403),
+            (denied("invalid_scope"), 400),
+            (LogtoError::MissingCode, 400),
+            (LogtoError::SignInExpired, 400),
+            (rejected("invalid_grant"), 400),
+            (rejected("temporarily_unavailable"), 503),
+            (rejected("server_error"), 502),
+            (
+                LogtoError::TokenEndpointUnreachable("timed out".into()),
+                503,
+            ),
+            (
+                LogtoError::ProviderStatus {
+                    document: "JWKS",
+                    status: 503,
+                },
+                503,
+            ),
+            (
+                LogtoError::ProviderStatus {
+                    document: "JWKS",
+                    status: 500,
+                },
+                502,
+            ),
+            (
+                LogtoError::ProviderBackingOff {
+                    document: "discovery document",
+                    retry_in: std::time::Duration::from_secs(1),
+                },
+                503,
+            ),
+            (LogtoError::InvalidTokenResponse("not JSON".into()), 502),
+            (LogtoError::InvalidIdToken(TokenError::Expired), 400),
+            (LogtoError::InvalidLogoutToken(TokenError::Expired), 400),
+            (LogtoError::InvalidAccessToken(TokenError::Expired), 502),
+            (LogtoError::AccessTokenRejected, 401),
+            (LogtoError::UserInfoSubjectMismatch, 502),
+            (
+                LogtoError::Redirected {
+                    document: "userinfo",
+                },
+                502,
+            ),
+            (LogtoError::NoTlsBackend, 500),
+        ];
+        for (error, status) in table {
+            assert_eq!(error.status_code(), status, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn the_chain_joins_every_source_on_one_line() {
+        let error = LogtoError::InvalidIdToken(TokenError::NonceMismatch);
+        assert_eq!(
+            error_chain(&error),
+            "the ID token is invalid: its nonce does not match the sign-in attempt"
+        );
+    }
+}

@@ -1,9 +1,14 @@
 //! The HTTP client every request to Logto goes through: this crate's own by default, or one the
 //! product injects (for a proxy or its own CA certificates).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use oauth2::{HttpClientError, HttpRequest, HttpResponse};
+
+/// What `oauth2` expects of an HTTP client call.
+type HttpResult = Result<HttpResponse, HttpClientError<reqwest::Error>>;
 use url::Url;
 
 use crate::LogtoError;
@@ -84,25 +89,28 @@ impl Http {
 
     /// Sends one of `oauth2`'s requests (the token endpoint) like `oauth2`'s own reqwest
     /// client does, with the timeout and the redirect check added.
-    pub(crate) async fn call(
+    /// Boxed and `Send`, like the futures of `oauth2`'s own client.
+    pub(crate) fn call(
         &self,
         request: HttpRequest,
-    ) -> Result<HttpResponse, HttpClientError<reqwest::Error>> {
-        let mut request = reqwest::Request::try_from(request).map_err(Box::new)?;
-        *request.timeout_mut() = Some(self.timeout);
-        let requested = request.url().clone();
-        let response = self.client.execute(request).await.map_err(Box::new)?;
-        if was_redirected(&requested, &response) {
-            return Err(HttpClientError::Other(REDIRECTED.to_owned()));
-        }
-        let mut answer = oauth2::http::Response::builder()
-            .status(response.status())
-            .version(response.version());
-        for (name, value) in response.headers() {
-            answer = answer.header(name, value);
-        }
-        let body = response.bytes().await.map_err(Box::new)?;
-        answer.body(body.to_vec()).map_err(HttpClientError::Http)
+    ) -> Pin<Box<dyn Future<Output = HttpResult> + Send + '_>> {
+        Box::pin(async move {
+            let mut request = reqwest::Request::try_from(request).map_err(Box::new)?;
+            *request.timeout_mut() = Some(self.timeout);
+            let requested = request.url().clone();
+            let response = self.client.execute(request).await.map_err(Box::new)?;
+            if was_redirected(&requested, &response) {
+                return Err(HttpClientError::Other(REDIRECTED.to_owned()));
+            }
+            let mut answer = oauth2::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            let body = response.bytes().await.map_err(Box::new)?;
+            answer.body(body.to_vec()).map_err(HttpClientError::Http)
+        })
     }
 }
 

@@ -29,7 +29,7 @@ use crate::types::{
 impl LogtoClient {
     /// Starts a sign-in: the URL to send the browser to, and the attempt to keep in the session.
     /// `options` are sent as Logto's extra parameters, and each of
-    /// [`LogtoConfig::sign_in_resources`] as a `resource` parameter.
+    /// [`LogtoConfig::sign_in_resources`](crate::LogtoConfig::sign_in_resources) as a `resource` parameter.
     pub async fn start_sign_in(&self, options: &SignInOptions) -> Result<SignInStart, LogtoError> {
         let provider = self.reachable_provider().await?;
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
@@ -285,11 +285,11 @@ impl LogtoClient {
     /// `invalid_request`, which would strand the user there, while `client_id` alone is enough
     /// for it to end the session. Whether the key is still published is checked against the
     /// JWKS, fetched again unless that happened within
-    /// [`jwks_min_refetch_interval`](LogtoConfig::jwks_min_refetch_interval); when Logto cannot
+    /// [`jwks_min_refetch_interval`](crate::LogtoConfig::jwks_min_refetch_interval); when Logto cannot
     /// be asked, the hint is left out too.
     pub async fn sign_out_url(&self, id_token_hint: Option<&str>) -> Result<Url, LogtoError> {
         let provider = self.provider().await?;
-        let mut url = provider
+        let url = provider
             .metadata
             .end_session_endpoint
             .clone()
@@ -310,8 +310,14 @@ impl LogtoClient {
             },
             None => None,
         };
+        Ok(self.end_session_url(url, hint))
+    }
+
+    /// `end_session_endpoint` with this app's `client_id`, where to come back, and `hint` when
+    /// it is usable.
+    pub(super) fn end_session_url(&self, mut end_session_endpoint: Url, hint: Option<&str>) -> Url {
         {
-            let mut query = url.query_pairs_mut();
+            let mut query = end_session_endpoint.query_pairs_mut();
             query
                 .append_pair("client_id", &self.config.app_id)
                 .append_pair(
@@ -322,7 +328,7 @@ impl LogtoClient {
                 query.append_pair("id_token_hint", hint);
             }
         }
-        Ok(url)
+        end_session_endpoint
     }
 
     /// RFC 9207: a provider that announces `iss` must send it, and it must be the issuer.
@@ -361,4 +367,103 @@ impl LogtoClient {
 #[derive(Deserialize)]
 struct OAuthError {
     error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::LogtoConfig;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    fn client_for(app_id: &str, app_secret: &str) -> LogtoClient {
+        let config = LogtoConfig::new(
+            url("http://localhost:3001/"),
+            app_id.to_owned(),
+            SecretString::from(app_secret),
+            url("http://localhost:3000/callback"),
+            url("http://localhost:3000/"),
+        );
+        LogtoClient::new(config).unwrap()
+    }
+
+    fn metadata(iss_parameter_supported: bool) -> ProviderMetadata {
+        ProviderMetadata {
+            issuer: "http://localhost:3001/oidc".into(),
+            authorization_endpoint: url("http://localhost:3001/oidc/auth"),
+            token_endpoint: url("http://localhost:3001/oidc/token"),
+            jwks_uri: url("http://localhost:3001/oidc/jwks"),
+            userinfo_endpoint: None,
+            end_session_endpoint: None,
+            revocation_endpoint: None,
+            id_token_signing_alg_values_supported: vec![],
+            authorization_response_iss_parameter_supported: iss_parameter_supported,
+        }
+    }
+
+    #[test]
+    fn the_end_session_url_names_the_app_and_the_way_back_and_carries_a_usable_hint() {
+        let client = client_for("app", "secret");
+        let endpoint = url("http://localhost:3001/oidc/session/end?ui=1");
+
+        let without = client.end_session_url(endpoint.clone(), None);
+        assert_eq!(
+            without.as_str(),
+            "http://localhost:3001/oidc/session/end?ui=1&client_id=app\
+             &post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F"
+        );
+
+        let with = client.end_session_url(endpoint, Some("header.claims.signature"));
+        let pairs: Vec<(String, String)> = with.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs.last(),
+            Some(&(
+                "id_token_hint".to_owned(),
+                "header.claims.signature".to_owned()
+            ))
+        );
+        assert_eq!(
+            pairs.len(),
+            4,
+            "the endpoint's own query is kept: {pairs:?}"
+        );
+    }
+
+    #[test]
+    fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
+        let client = client_for("app:1", "s p&c/é");
+        let header = client.client_secret_basic();
+        let encoded = header.strip_prefix("Basic ").expect("a Basic header");
+        let decoded = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
+        // RFC 6749 §2.3.1: the colon inside the id is escaped, so the first colon splits.
+        assert_eq!(decoded, "app%3A1:s+p%26c%2F%C3%A9");
+    }
+
+    #[test]
+    fn the_authorization_response_issuer_is_required_only_when_announced() {
+        let client = client_for("app", "secret");
+        let issuer = client.issuer().to_owned();
+        let wrong = "http://evil.example/oidc";
+        for announced in [true, false] {
+            let metadata = metadata(announced);
+            assert!(
+                client
+                    .check_response_issuer(&metadata, Some(&issuer))
+                    .is_ok()
+            );
+            assert!(matches!(
+                client.check_response_issuer(&metadata, Some(wrong)),
+                Err(LogtoError::IssuerMismatch { received: Some(received), .. }) if received == wrong
+            ));
+        }
+        assert!(matches!(
+            client.check_response_issuer(&metadata(true), None),
+            Err(LogtoError::IssuerMismatch { received: None, .. })
+        ));
+        assert!(client.check_response_issuer(&metadata(false), None).is_ok());
+    }
 }

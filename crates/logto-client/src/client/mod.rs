@@ -133,3 +133,129 @@ impl LogtoClientBuilder {
         Ok(LogtoClient::with_http(self.config, http))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use secrecy::SecretString;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+    use url::Url;
+
+    use super::*;
+    use crate::{CallbackParams, PendingSignIn, SignInOptions, TokenTarget};
+
+    const DISCOVERY_PATH: &str = "/oidc/.well-known/openid-configuration";
+
+    /// A server that answers the discovery request with a redirect to `/elsewhere`, and
+    /// `/elsewhere` with an empty JSON object. Returns its base URL.
+    async fn redirecting_server() -> Url {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buffer = [0; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request);
+                let answer = if request.starts_with(&format!("GET {DISCOVERY_PATH} ")) {
+                    "HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\
+                     Connection: close\r\n\r\n"
+                } else {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\
+                     Connection: close\r\n\r\n{}"
+                };
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        Url::parse(&format!("http://{address}/")).unwrap()
+    }
+
+    fn config_for(endpoint: Url) -> LogtoConfig {
+        LogtoConfig::new(
+            endpoint,
+            "app".to_owned(),
+            SecretString::from("secret"),
+            Url::parse("http://127.0.0.1:3000/callback").unwrap(),
+            Url::parse("http://127.0.0.1:3000/").unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_injected_client_that_follows_redirects_gets_no_answer_through() {
+        let endpoint = redirecting_server().await;
+        let following = reqwest::Client::builder().build().unwrap();
+        let client = LogtoClient::builder(config_for(endpoint))
+            .http_client(following)
+            .build()
+            .unwrap();
+        let error = client.prefetch().await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                LogtoError::Redirected {
+                    document: "discovery document"
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(!client.is_loaded());
+    }
+
+    #[tokio::test]
+    async fn the_default_client_does_not_follow_redirects() {
+        let endpoint = redirecting_server().await;
+        let client = LogtoClient::new(config_for(endpoint)).unwrap();
+        let error = client.prefetch().await.unwrap_err();
+        assert!(
+            matches!(error, LogtoError::ProviderStatus { status: 302, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_https_endpoint_needs_a_tls_backend_or_an_injected_client() {
+        let config = config_for(Url::parse("https://tenant.logto.app/").unwrap());
+        let built = LogtoClient::new(config.clone());
+        if crate::http::HAS_TLS_BACKEND {
+            assert!(built.is_ok());
+        } else {
+            assert!(matches!(built, Err(LogtoError::NoTlsBackend)));
+        }
+        let injected = LogtoClient::builder(config)
+            .http_client(reqwest::Client::new())
+            .build();
+        assert!(injected.is_ok(), "an injected client brings its own TLS");
+    }
+
+    /// Web frameworks run handlers on multi-threaded runtimes: every request-time future of
+    /// the client must be `Send`. A compile-time check; nothing is awaited.
+    #[test]
+    fn the_client_futures_are_send() {
+        fn assert_send(_: impl Future + Send) {}
+        let client =
+            LogtoClient::new(config_for(Url::parse("http://127.0.0.1:1/").unwrap())).unwrap();
+        let pending = PendingSignIn {
+            state: String::new(),
+            code_verifier: String::new(),
+            nonce: String::new(),
+            started_at: 0,
+        };
+        let callback = CallbackParams::default();
+        assert_send(client.prefetch());
+        assert_send(client.start_sign_in(&SignInOptions::default()));
+        assert_send(client.finish_sign_in(&pending, &callback));
+        assert_send(client.refresh("token", &TokenTarget::UserInfo, "sub"));
+        assert_send(client.userinfo("token", "sub"));
+        assert_send(client.revoke_refresh_token("token"));
+        assert_send(client.verify_access_token("token", "resource"));
+        assert_send(client.verify_logout_token("token"));
+        assert_send(client.sign_out_url(None));
+    }
+}

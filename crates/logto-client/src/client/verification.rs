@@ -52,7 +52,7 @@ pub(super) enum UnusableHint {
 
 impl LogtoClient {
     /// Verifies a JWT access token issued for `resource` (a resource indicator, or
-    /// `urn:logto:organization:<id>`, see [`TokenTarget::audience`]): signature by `kid` from
+    /// `urn:logto:organization:<id>`, see [`TokenTarget::audience`](crate::TokenTarget::audience)): signature by `kid` from
     /// the cached JWKS, algorithm allowlist, `typ` `at+jwt`, `iss`, `aud` and `exp`.
     pub async fn verify_access_token(
         &self,
