@@ -23,8 +23,9 @@ pub const ALLOWED_ALGORITHMS: [Algorithm; 4] = [
 ];
 
 /// Why a token (ID token, access token or logout token) was rejected. Messages never quote the
-/// token.
+/// token. New reasons may be added in a minor release: match with a wildcard arm.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenError {
     #[error("it is not a well-formed JWT")]
     /// It is not three base64url parts with a JSON header and claims.
