@@ -21,40 +21,46 @@
 
 # ---- builder -------------------------------------------------------------------------------
 # The slim image ships gcc and libc6-dev, which `ring` (rustls' crypto) and `aws-lc-sys`
-# (jsonwebtoken's ES384 verification; built with cc, no cmake needed) compile with. Cargo.lock has
-# no openssl-sys or native-tls: TLS is rustls only (openssl-probe, pulled in by
-# rustls-native-certs, only looks for certificate files), so no libssl-dev is needed.
+# (jsonwebtoken's ES384 verification; built with cc, no cmake needed) compile with. The app builds
+# no openssl-sys or native-tls (Cargo.lock lists them only for logto-client's optional
+# `native-tls` feature, which the app leaves off): TLS is rustls only (openssl-probe, pulled in
+# by rustls-native-certs, only looks for certificate files), so no libssl-dev is needed.
 FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /build
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols \
     CARGO_TERM_COLOR=never
 
 # 1. Dependencies only, in their own layer: built against a dummy lib, main and build script
-#    (so the build script's dependencies are built here too), so a change under src/,
-#    templates/ or static/ reuses this layer and recompiles just this crate.
+#    (so the build script's dependencies are built here too), and an empty lib for each crate of
+#    the workspace under crates/ (cargo resolves every member, so each manifest must be there),
+#    so a change under src/, crates/, templates/ or static/ reuses this layer and recompiles just
+#    our crates. `-p` builds the app and what it depends on, not the workspace's other members.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/logto-client/Cargo.toml crates/logto-client/
+RUN mkdir src crates/logto-client/src \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > build.rs \
-    && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src build.rs
+    && touch src/lib.rs crates/logto-client/src/lib.rs \
+    && cargo build --release --locked -p logto-bookstore \
+    && rm -rf src build.rs crates/logto-client/src
 
-# 2. The crate itself. `touch` makes sure cargo sees the real sources as newer than the dummy
-#    build, whatever modification times the build context carries. build.rs compresses the
-#    static assets.
+# 2. The crates themselves. `touch` makes sure cargo sees the real sources as newer than the
+#    dummy build, whatever modification times the build context carries. build.rs compresses
+#    the static assets. The binary is copied next to the sources (relative to WORKDIR), where
+#    the runtime stage takes it from.
 COPY build.rs ./
 COPY src ./src
+COPY crates ./crates
 COPY templates ./templates
 COPY static ./static
-RUN touch build.rs src/main.rs src/lib.rs \
-    && cargo build --release --locked \
-    && cp target/release/logto-bookstore /logto-bookstore
+RUN touch build.rs src/main.rs src/lib.rs crates/logto-client/src/lib.rs \
+    && cargo build --release --locked -p logto-bookstore \
+    && cp target/release/logto-bookstore logto-bookstore
 
 # ---- runtime -------------------------------------------------------------------------------
 # Distroless cc: glibc, libgcc, CA certificates and a `nonroot` user (uid 65532); no shell.
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=builder /logto-bookstore /usr/local/bin/logto-bookstore
+COPY --from=builder /build/logto-bookstore /usr/local/bin/logto-bookstore
 ENV HOST=0.0.0.0 \
     PORT=3000
 EXPOSE 3000

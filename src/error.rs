@@ -190,7 +190,8 @@ impl AppError {
                 | L::InvalidTokenResponse(_)
                 | L::RefreshedIdTokenRejected { .. }
                 | L::InvalidAccessToken(_)
-                | L::Revocation(_),
+                | L::Revocation(_)
+                | L::Redirected { .. },
             ) => text(
                 t.error_provider_failed_title,
                 t.error_provider_failed_message,
@@ -277,14 +278,15 @@ impl AppError {
                 t.error_method_not_allowed_message,
                 Retry::Home,
             ),
-            Self::Logto(L::HttpClient(_))
-            | Self::SessionWrite(_)
-            | Self::MissingAppData(_)
-            | Self::Render(_) => text(
-                t.error_internal_title,
-                t.error_internal_message,
-                Retry::Home,
-            ),
+            // `LogtoError` is `#[non_exhaustive]`: a kind added later reads as this server's
+            // failure until it gets words of its own.
+            Self::Logto(_) | Self::SessionWrite(_) | Self::MissingAppData(_) | Self::Render(_) => {
+                text(
+                    t.error_internal_title,
+                    t.error_internal_message,
+                    Retry::Home,
+                )
+            }
         }
     }
 
@@ -343,7 +345,6 @@ fn truncated(text: &str) -> &str {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        use LogtoError as L;
         match self {
             Self::MissingState
             | Self::UnknownSignInAttempt
@@ -362,37 +363,11 @@ impl ResponseError for AppError {
             | Self::SessionWrite(_)
             | Self::MissingAppData(_)
             | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Logto(error) => match error {
-                L::AuthorizationDenied { error, .. } if error == "access_denied" => {
-                    StatusCode::FORBIDDEN
-                }
-                // Logto unreachable, timed out or saying it is unavailable: 503. Any other
-                // bad answer from Logto: 502.
-                unavailable if unavailable.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-                rejected @ L::TokenRejected { .. } if rejected.is_token_endpoint_failure() => {
-                    StatusCode::BAD_GATEWAY
-                }
-                L::AuthorizationDenied { .. }
-                | L::MissingCode
-                | L::SignInExpired
-                | L::IssuerMismatch { .. }
-                | L::TokenRejected { .. }
-                | L::InvalidIdToken(_)
-                | L::InvalidLogoutToken(_) => StatusCode::BAD_REQUEST,
-                L::AccessTokenRejected => StatusCode::UNAUTHORIZED,
-
-                L::ProviderUnreachable { .. }
-                | L::ProviderStatus { .. }
-                | L::ProviderBackingOff { .. }
-                | L::InvalidProviderDocument { .. }
-                | L::TokenEndpointUnreachable(_)
-                | L::InvalidTokenResponse(_)
-                | L::RefreshedIdTokenRejected { .. }
-                | L::InvalidAccessToken(_)
-                | L::UserInfoSubjectMismatch
-                | L::Revocation(_) => StatusCode::BAD_GATEWAY,
-                L::HttpClient(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            // Logto's own table (`LogtoError::status_code`): 503 while it is unavailable, 502
+            // for its other bad answers, 400 for what the visitor's request caused.
+            Self::Logto(error) => {
+                StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
         }
     }
 

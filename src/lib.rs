@@ -1,6 +1,7 @@
 //! The Logto Bookstore: sign users in to a server-rendered actix-web app with Logto.
 //!
-//! - [`logto`]: the OpenID Connect client, free of actix types.
+//! - [`logto`]: the OpenID Connect client, free of actix types: the `logto-client` crate
+//!   (`crates/logto-client`), with [`log_safe`] and [`return_to`].
 //! - [`routes`]: `/`, `/sign-in`, `/callback` and `/sign-out`, one file each.
 //! - [`session`]: the typed session on top of actix-session (cookie or Redis).
 //! - [`i18n`]: the pages' strings in English and Japanese, and the visitor's language.
@@ -9,7 +10,6 @@
 //!   compressed for browsers that accept it, and the headers of every response.
 //! - [`healthcheck`]: the container's health probe (`logto-bookstore healthcheck`).
 //! - [`cross_site`]: refuses forms posted from other sites.
-//! - [`log_safe`]: request-derived text escaped for the log.
 //! - [`claim_time`]: readable UTC dates for timestamp claims.
 
 pub mod assets;
@@ -20,9 +20,10 @@ pub mod cross_site;
 pub mod error;
 pub mod healthcheck;
 pub mod i18n;
-pub mod log_safe;
-pub mod logto;
-pub mod return_to;
+/// The Logto client lives in its own crate; these paths keep `crate::logto::…`,
+/// `crate::log_safe::…` and `crate::return_to::…` working in the app.
+pub use logto_client as logto;
+pub use logto_client::{log_safe, return_to};
 pub mod routes;
 pub mod security_headers;
 pub mod session;

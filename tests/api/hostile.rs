@@ -7,8 +7,9 @@
 //! session: the attempt it names is spent and its emptied session deleted, or, when it names
 //! none of this browser's attempts, the session is left byte for byte as it was.
 //!
-//! The `return_to` open-redirect table lives in `src/return_to.rs` (unit tests, with a property
-//! test) and `tests/api/protected.rs` (`return_to_never_leaves_the_site`); it is not repeated.
+//! The `return_to` open-redirect table lives in `crates/logto-client/src/return_to.rs` (unit
+//! tests, with a property test) and `tests/api/protected.rs` (`return_to_never_leaves_the_site`);
+//! it is not repeated.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

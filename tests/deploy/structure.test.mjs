@@ -244,7 +244,20 @@ describe('Dockerfile', () => {
     const builds = runs.filter((run) => run.includes('cargo build --release --locked'));
     assert.equal(builds.length, 2);
     const copies = all(builder, 'COPY');
-    assert.equal(copies[0], 'Cargo.toml Cargo.lock ./', 'the manifest comes first, alone');
+    assert.equal(copies[0], 'Cargo.toml Cargo.lock ./', 'the manifest comes first');
+    // Then each workspace crate's manifest, with nothing else of the crate.
+    const crates = readdirSync(repoFile('crates')).filter((name) => existsSync(repoFile('crates', name, 'Cargo.toml')));
+    assert.ok(crates.length > 0);
+    assert.deepEqual(
+      copies.slice(1, 1 + crates.length).sort(),
+      crates.map((name) => `crates/${name}/Cargo.toml crates/${name}/`).sort(),
+      'every crate manifest is copied before the dependency build',
+    );
+    for (const name of crates) {
+      assert.match(builds[0], new RegExp(`touch [^&]*crates/${name}/src/lib\\.rs`), `crates/${name} gets a dummy lib.rs`);
+      assert.match(builds[1], new RegExp(`touch [^&]*crates/${name}/src/lib\\.rs`), `crates/${name}'s real lib.rs is touched`);
+    }
+    for (const build of builds) assert.match(build, /cargo build --release --locked -p logto-bookstore\b/);
     assert.match(builds[0], /fn main\(\) \{\}/, 'the first build is against a dummy main');
     const firstBuild = builder.instructions.findIndex((i) => i.args === builds[0]);
     const sourceCopy = builder.instructions.findIndex((i) => i.keyword === 'COPY' && i.args.startsWith('src '));
@@ -256,13 +269,14 @@ describe('Dockerfile', () => {
     const sources = all(builder, 'COPY')
       .filter((args) => !args.startsWith('--from'))
       .flatMap((args) => args.split(' ').slice(0, -1));
-    assert.deepEqual(sources.sort(), ['Cargo.lock', 'Cargo.toml', 'build.rs', 'src', 'static', 'templates']);
+    const manifests = readdirSync(repoFile('crates')).map((name) => `crates/${name}/Cargo.toml`);
+    assert.deepEqual(sources.sort(), ['Cargo.lock', 'Cargo.toml', 'build.rs', 'crates', ...manifests, 'src', 'static', 'templates'].sort());
     for (const source of sources) assert.ok(existsSync(repoFile(source)), `${source} is missing`);
     if (existsSync(repoFile('build.rs'))) assert.ok(sources.includes('build.rs'), 'build.rs is not copied');
   });
 
   test('runs the binary as nonroot, on 0.0.0.0:3000, with a HEALTHCHECK', () => {
-    assert.deepEqual(all(runtime, 'COPY'), ['--from=builder /logto-bookstore /usr/local/bin/logto-bookstore']);
+    assert.deepEqual(all(runtime, 'COPY'), ['--from=builder /build/logto-bookstore /usr/local/bin/logto-bookstore']);
     assert.deepEqual(all(runtime, 'USER'), ['nonroot']);
     assert.deepEqual(all(runtime, 'EXPOSE'), ['3000']);
     const env = all(runtime, 'ENV').join(' ');
@@ -310,6 +324,12 @@ describe('.dockerignore', () => {
     for (const dir of ['src', 'templates', 'static']) {
       for (const file of readdirSync(repoFile(dir))) assert.equal(excluded(`${dir}/${file}`), false);
     }
+    // Each crate's manifest, sources and README (its rustdoc includes the README).
+    for (const name of readdirSync(repoFile('crates'))) {
+      for (const file of ['Cargo.toml', 'README.md', 'src/lib.rs']) {
+        assert.equal(excluded(`crates/${name}/${file}`), false, `crates/${name}/${file} is left out of the build context`);
+      }
+    }
   });
 
   test('leaves out build output, dependencies, git, secrets and test artefacts', () => {
@@ -323,6 +343,8 @@ describe('.dockerignore', () => {
       'tests/e2e/output/shot.png',
       'tests/e2e/node_modules/x/index.js',
       'tests/api/main.rs',
+      'crates/logto-client/tests/client/main.rs',
+      'crates/logto-client/examples/flow.rs',
       'src/.env',
       'docs/home-signed-in.png',
       'README.md',

@@ -7,27 +7,40 @@ use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha384};
 
-use super::LogtoError;
-use super::jwt::{Audience, Claims, TokenError};
+use crate::LogtoError;
+use crate::jwt::{Audience, Claims, TokenError};
 
 /// The claims of a Logto ID token. The ones this app reads are fields; every other claim
 /// (`custom_data`, `roles`, `organizations`, `created_at` ...) is kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdTokenClaims {
+    /// The issuer: Logto's.
     pub iss: String,
+    /// The user's ID in Logto.
     pub sub: String,
+    /// The application(s) the token is for.
     pub aud: Audience,
+    /// Expiry, in Unix seconds.
     pub exp: i64,
+    /// Issue time, in Unix seconds.
     pub iat: i64,
+    /// The sign-in attempt's `nonce` (absent after a refresh).
     pub nonce: Option<String>,
+    /// The hash of the access token issued with it (OpenID Connect Core §3.1.3.6).
     pub at_hash: Option<String>,
+    /// The authorized party: this application, when present.
     pub azp: Option<String>,
     /// The Logto session id, used by back-channel logout.
     pub sid: Option<String>,
+    /// The user's full name.
     pub name: Option<String>,
+    /// The user's username in Logto.
     pub username: Option<String>,
+    /// The URL of the user's picture.
     pub picture: Option<String>,
+    /// The user's email address.
     pub email: Option<String>,
+    /// Whether Logto verified the email address.
     pub email_verified: Option<bool>,
     /// Every other claim, as sent. Logto's `created_at` and `updated_at` are in milliseconds.
     #[serde(flatten)]

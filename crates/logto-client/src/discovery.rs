@@ -4,19 +4,28 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::LogtoError;
+use crate::LogtoError;
+use crate::http::Http;
 
 /// The part of Logto's discovery document that this client uses.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderMetadata {
+    /// The issuer every token must name: `{endpoint}/oidc`.
     pub issuer: String,
+    /// Where browsers are sent to sign in.
     pub authorization_endpoint: Url,
+    /// Where codes and refresh tokens are exchanged for tokens.
     pub token_endpoint: Url,
+    /// Logto's public signing keys.
     pub jwks_uri: Url,
+    /// Where an opaque access token buys the user's claims (`/oidc/me`).
     pub userinfo_endpoint: Option<Url>,
+    /// Where browsers are sent to end the Logto session (RP-initiated logout).
     pub end_session_endpoint: Option<Url>,
+    /// Where refresh tokens are revoked (RFC 7009).
     pub revocation_endpoint: Option<Url>,
     #[serde(default)]
+    /// The algorithms Logto signs ID tokens with.
     pub id_token_signing_alg_values_supported: Vec<String>,
     /// RFC 9207: when true, every authorization response must carry `iss`.
     #[serde(default)]
@@ -55,15 +64,11 @@ impl ProviderMetadata {
 
 /// GETs one of Logto's public JSON documents (discovery, JWKS), naming it in every error.
 pub(crate) async fn fetch_document<T: DeserializeOwned>(
-    http: &reqwest::Client,
-    url: &str,
+    http: &Http,
+    url: &Url,
     document: &'static str,
 ) -> Result<T, LogtoError> {
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|source| LogtoError::ProviderUnreachable { document, source })?;
+    let response = http.send(http.get(url.clone()), document).await?;
     if !response.status().is_success() {
         return Err(LogtoError::ProviderStatus {
             document,

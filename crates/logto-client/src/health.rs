@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::LogtoError;
+use crate::LogtoError;
 
 /// The wait when a configured one does not fit the clock.
 const ONE_DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -171,7 +171,7 @@ impl ProviderHealth {
         });
         log::warn!(
             "Logto failed {failures} time(s) in a row, not asking it again for {wait:?}: {}",
-            super::error_chain(error)
+            crate::error_chain(error)
         );
     }
 

@@ -14,9 +14,10 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use url::Url;
 
-use super::LogtoError;
-use super::discovery::fetch_document;
-use super::health::ProviderHealth;
+use crate::LogtoError;
+use crate::discovery::fetch_document;
+use crate::health::ProviderHealth;
+use crate::http::Http;
 
 /// How the JWKS is named in errors.
 const DOCUMENT: &str = "JWKS";
@@ -98,11 +99,7 @@ impl JwksCache {
 
     /// Fetches the JWKS now, replacing the cached keys. Part of discovery, which checks and
     /// records Logto's health for the two requests together.
-    pub(crate) async fn refresh(
-        &self,
-        http: &reqwest::Client,
-        jwks_uri: &Url,
-    ) -> Result<(), LogtoError> {
+    pub(crate) async fn refresh(&self, http: &Http, jwks_uri: &Url) -> Result<(), LogtoError> {
         let mut last_fetch = self.last_fetch.lock().await;
         *last_fetch = Some(Instant::now());
         self.fetch(http, jwks_uri).await
@@ -112,7 +109,7 @@ impl JwksCache {
     /// `None` when no published key fits: the caller names the token that failed.
     pub(crate) async fn find(
         &self,
-        http: &reqwest::Client,
+        http: &Http,
         jwks_uri: &Url,
         kid: Option<&str>,
         alg: Algorithm,
@@ -138,7 +135,7 @@ impl JwksCache {
     /// Logto is backing off or the fetch failed.
     pub(crate) async fn find_published(
         &self,
-        http: &reqwest::Client,
+        http: &Http,
         jwks_uri: &Url,
         kid: Option<&str>,
         alg: Algorithm,
@@ -155,7 +152,7 @@ impl JwksCache {
     async fn fetch_unless_recent(
         &self,
         last_fetch: &mut Option<Instant>,
-        http: &reqwest::Client,
+        http: &Http,
         jwks_uri: &Url,
     ) -> Result<(), LogtoError> {
         if last_fetch.is_some_and(|at| at.elapsed() < self.min_refetch_interval) {
@@ -177,8 +174,8 @@ impl JwksCache {
         keys.find(kid, alg)
     }
 
-    async fn fetch(&self, http: &reqwest::Client, jwks_uri: &Url) -> Result<(), LogtoError> {
-        let raw: RawJwks = fetch_document(http, jwks_uri.as_str(), DOCUMENT).await?;
+    async fn fetch(&self, http: &Http, jwks_uri: &Url) -> Result<(), LogtoError> {
+        let raw: RawJwks = fetch_document(http, jwks_uri, DOCUMENT).await?;
 
         let mut ring = KeyRing::default();
         for value in raw.keys {

@@ -3,20 +3,24 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::jwt::{Audience, Claims, TokenError};
+use crate::jwt::{Audience, Claims, TokenError};
 
 /// The verified claims of a JWT access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
+    /// The issuer: Logto's.
     pub iss: String,
     /// The user, or the client for machine-to-machine tokens.
     pub sub: Option<String>,
     /// The resource indicator, or `urn:logto:organization:<id>` for an organization token.
     pub aud: Audience,
+    /// Expiry, in Unix seconds.
     pub exp: i64,
+    /// Issue time, in Unix seconds.
     pub iat: Option<i64>,
     /// Space-separated scopes granted for this audience.
     pub scope: Option<String>,
+    /// The application the token was issued to.
     pub client_id: Option<String>,
 }
 

@@ -66,13 +66,17 @@ pub struct InvalidSignInOption {
 /// `first_screen`: the page of Logto's sign-in experience that opens first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FirstScreen {
+    /// The sign-in page.
     SignIn,
+    /// The registration page.
     Register,
+    /// The password reset page.
     ResetPassword,
     /// The identifier sign-in page, restricted by [`SignInOptions::identifiers`].
     IdentifierSignIn,
     /// The identifier registration page, restricted by [`SignInOptions::identifiers`].
     IdentifierRegister,
+    /// The enterprise single sign-on page.
     SingleSignOn,
 }
 
@@ -169,8 +173,11 @@ impl fmt::Display for DirectSignIn {
 /// One value of `identifier`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Identifier {
+    /// An email address.
     Email,
+    /// A phone number.
     Phone,
+    /// A username.
     Username,
 }
 

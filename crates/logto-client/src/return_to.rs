@@ -20,21 +20,28 @@ pub fn safe_return_to(raw: &str) -> Option<&str> {
 }
 
 /// `raw` with `%XX` escapes decoded; `None` when an escape is malformed or not UTF-8.
+///
+/// `percent-encoding` passes a `%` that starts no escape through as it is, as browsers do; here
+/// it is refused instead, since a browser and this check might then read the path differently.
+/// Only two ASCII hex digits make an escape: not `%+f`, which a number parser would take.
 fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = raw.get(index + 1..index + 3)?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
+    let escapes_well_formed = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &byte)| byte == b'%')
+        .all(|(index, _)| {
+            bytes
+                .get(index + 1..index + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        });
+    if !escapes_well_formed {
+        return None;
     }
-    String::from_utf8(decoded).ok()
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 #[cfg(test)]
@@ -73,10 +80,27 @@ mod tests {
             "",
             "/%zz",
             "/%ff",
+            "/%+f",
+            "/%-f",
+            "%+2F%+2Fevil.example",
+            "/%2",
+            "/a%",
         ] {
             assert_eq!(safe_return_to(hostile), None, "{hostile:?}");
         }
         assert_eq!(safe_return_to(&format!("/{}", "a".repeat(MAX_LEN))), None);
+    }
+
+    #[test]
+    fn an_escape_is_a_percent_and_two_hex_digits_and_nothing_else() {
+        assert_eq!(
+            percent_decode("/a%20b%2F%e3%81%82").as_deref(),
+            Some("/a b/あ")
+        );
+        for malformed in ["/%+f", "/%-1", "/%+0", "/% f", "/%f", "/%", "/%zz"] {
+            assert_eq!(percent_decode(malformed), None, "{malformed:?}");
+        }
+        assert_eq!(percent_decode("/%ff"), None, "not UTF-8");
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::jwt::{Claims, TokenError};
+use crate::jwt::{Claims, TokenError};
 
 /// The member of `events` that makes a JWT a logout token.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -19,11 +19,15 @@ pub const LOGOUT_TOKEN_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 /// (`sub`) signed out. At least one of the two is present.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogoutTokenClaims {
+    /// The issuer: Logto's.
     pub iss: String,
+    /// The user whose sessions end, if named.
     pub sub: Option<String>,
+    /// The Logto session that ends, if named.
     pub sid: Option<String>,
     /// Unique per token: remember it until the token would expire to refuse replays.
     pub jti: String,
+    /// Issue time, in Unix seconds.
     pub iat: i64,
     /// When the token expires, in Unix seconds: how long its `jti` must be remembered. Every
     /// accepted logout token has one.

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::jwks::VerificationKey;
+use crate::jwks::VerificationKey;
 
 /// The signature algorithms Logto may use and this client verifies. Logto signs ES384 by
 /// default and RS256 on older tenants. Logto also allows ES512, but no well-kept Rust JWT
@@ -23,34 +23,51 @@ pub const ALLOWED_ALGORITHMS: [Algorithm; 4] = [
 ];
 
 /// Why a token (ID token, access token or logout token) was rejected. Messages never quote the
-/// token.
+/// token. New reasons may be added in a minor release: match with a wildcard arm.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenError {
     #[error("it is not a well-formed JWT")]
+    /// It is not three base64url parts with a JSON header and claims.
     Malformed,
     #[error("it is signed with {0}, which is not allowed")]
+    /// Its `alg` is not among [`ALLOWED_ALGORITHMS`](crate::ALLOWED_ALGORITHMS).
     DisallowedAlgorithm(String),
     #[error("no signing key matches its key id {kid:?}")]
-    UnknownKey { kid: Option<String> },
+    /// Logto publishes no key with its `kid` (after fetching the JWKS again).
+    UnknownKey {
+        /// The token's `kid`, if it has one.
+        kid: Option<String>,
+    },
     #[error("its signature does not verify")]
+    /// The signature does not match the key.
     BadSignature,
     #[error("it has expired")]
+    /// `exp` is past, beyond the clock leeway.
     Expired,
     #[error("it is not valid yet")]
+    /// `nbf` is in the future, beyond the clock leeway.
     NotYetValid,
     #[error("it was issued in the future")]
+    /// `iat` is in the future, beyond the clock leeway.
     IssuedInTheFuture,
     #[error("its issuer is not Logto's")]
+    /// `iss` is not Logto's issuer.
     WrongIssuer,
     #[error("its audience is not the expected one")]
+    /// `aud` does not name the expected audience.
     WrongAudience,
     #[error("its subject is not the signed-in user")]
+    /// `sub` is not the signed-in user's.
     SubjectMismatch,
     #[error("its authorized party is not this app")]
+    /// `azp` names another application.
     WrongAuthorizedParty,
     #[error("its nonce does not match the sign-in attempt")]
+    /// `nonce` is not the sign-in attempt's.
     NonceMismatch,
     #[error("its at_hash does not match the access token")]
+    /// `at_hash` does not match the access token issued with it.
     AtHashMismatch,
     /// An access token whose header `typ` is not `at+jwt` (RFC 9068 §4).
     #[error("its type {0:?} is not at+jwt")]
@@ -67,8 +84,10 @@ pub enum TokenError {
     #[error("it carries a nonce, which a logout token must not")]
     UnexpectedNonce,
     #[error("the claim {0} is missing")]
+    /// A required claim (named) is missing.
     MissingClaim(String),
     #[error("its claims are invalid ({0})")]
+    /// The claims do not have the expected shape (the reason, never a claim's value).
     InvalidClaims(String),
 }
 
@@ -76,7 +95,9 @@ pub enum TokenError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Audience {
+    /// A single audience, as a string.
     One(String),
+    /// Several audiences, as an array.
     Many(Vec<String>),
 }
 

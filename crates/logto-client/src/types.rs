@@ -5,12 +5,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::id_token::IdTokenClaims;
+use crate::id_token::IdTokenClaims;
 
 /// A started sign-in: where to send the browser, and what to remember until the callback.
 #[derive(Debug)]
 pub struct SignInStart {
+    /// Logto's authorization URL with every parameter: send the browser there.
     pub url: Url,
+    /// What to keep (in the visitor's session) until the callback.
     pub pending: PendingSignIn,
 }
 
@@ -47,18 +49,24 @@ impl std::fmt::Debug for PendingSignIn {
 /// malformed callback is reported by the client, not by the web framework.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct CallbackParams {
+    /// The authorization code to exchange.
     pub code: Option<String>,
+    /// The `state` the attempt was started with: find the attempt by it.
     pub state: Option<String>,
     /// RFC 9207 issuer identification.
     pub iss: Option<String>,
+    /// An OAuth error code, when Logto refused (for example `access_denied`).
     pub error: Option<String>,
+    /// Logto's description of the error, if any.
     pub error_description: Option<String>,
 }
 
 /// A finished sign-in: verified claims and the tokens to keep.
 #[derive(Debug)]
 pub struct SignedIn {
+    /// The verified claims of the ID token.
     pub claims: IdTokenClaims,
+    /// The tokens to keep in the session.
     pub tokens: TokenSet,
 }
 
@@ -76,6 +84,7 @@ pub struct TokenSet {
     pub access_token_issued_at_ms: Option<i64>,
     /// Present when `offline_access` was granted.
     pub refresh_token: Option<String>,
+    /// The granted scopes, space-separated, as Logto sent them.
     pub scope: Option<String>,
 }
 
@@ -143,6 +152,7 @@ pub struct Refreshed {
     pub id_token: Option<String>,
     /// The verified claims of `id_token`, for the same `sub` as before.
     pub claims: Option<IdTokenClaims>,
+    /// The granted scopes, space-separated, as Logto sent them.
     pub scope: Option<String>,
 }
 
@@ -159,14 +169,19 @@ impl std::fmt::Debug for Refreshed {
 /// Who the user is, from the verified ID token. Profile claims may be absent or `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserProfile {
+    /// The user's ID in Logto.
     pub sub: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The user's full name.
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The user's username in Logto.
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The URL of the user's picture.
     pub picture: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The user's email address.
     pub email: Option<String>,
     /// Logto's session id, for back-channel logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]

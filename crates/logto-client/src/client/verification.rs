@@ -1,0 +1,175 @@
+//! Verification of every JWT Logto issues (ID, access and logout tokens) through one path:
+//! the algorithm allowlist, the key by `kid` from the JWKS cache, the signature, then the
+//! rules of each kind of token.
+
+use super::LogtoClient;
+use super::discovery_cache::Provider;
+use crate::LogtoError;
+use crate::access_token::{self, AccessTokenClaims};
+use crate::id_token::{self, IdTokenChecks, IdTokenClaims};
+use crate::jwt::{self, Claims, Rules, TokenError};
+use crate::logout_token::{LogoutTokenClaims, RawLogoutToken};
+use crate::time::unix_now;
+
+/// The kinds of JWT this client verifies; each failure is reported as its own error.
+#[derive(Clone, Copy)]
+enum TokenKind {
+    Id,
+    Access,
+    Logout,
+}
+
+impl TokenKind {
+    fn rejected(self, error: TokenError) -> LogtoError {
+        match self {
+            Self::Id => LogtoError::InvalidIdToken(error),
+            Self::Access => LogtoError::InvalidAccessToken(error),
+            Self::Logout => LogtoError::InvalidLogoutToken(error),
+        }
+    }
+}
+
+/// What a JWT must match besides the issuer, the clock and its signature.
+struct JwtExpectations<'a> {
+    kind: TokenKind,
+    audience: &'a str,
+    /// Registered claims that must be present.
+    required: &'a [&'a str],
+    /// When set, `sub` must equal it.
+    subject: Option<&'a str>,
+}
+
+/// Why the ID token is left out of the end-session URL.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum UnusableHint {
+    #[error("the ID token's header is unusable")]
+    Malformed(#[source] TokenError),
+    #[error("Logto no longer publishes the key that signed the ID token (key id {kid})")]
+    KeyDeleted { kid: String },
+    #[error("Logto's keys cannot be checked now")]
+    KeysUnavailable(#[source] LogtoError),
+}
+
+impl LogtoClient {
+    /// Verifies a JWT access token issued for `resource` (a resource indicator, or
+    /// `urn:logto:organization:<id>`, see [`TokenTarget::audience`](crate::TokenTarget::audience)): signature by `kid` from
+    /// the cached JWKS, algorithm allowlist, `typ` `at+jwt`, `iss`, `aud` and `exp`.
+    pub async fn verify_access_token(
+        &self,
+        raw: &str,
+        resource: &str,
+    ) -> Result<AccessTokenClaims, LogtoError> {
+        let expected = JwtExpectations {
+            kind: TokenKind::Access,
+            audience: resource,
+            required: &["exp", "iss", "aud"],
+            subject: None,
+        };
+        let (header, claims) = self.verify_jwt::<AccessTokenClaims>(raw, &expected).await?;
+        access_token::check_type(header.typ.as_deref()).map_err(LogtoError::InvalidAccessToken)?;
+        Ok(claims)
+    }
+
+    /// Verifies a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 with
+    /// errata 1, §2.6): signature and algorithm like an ID token, `iss`, `aud` (this app), an
+    /// `exp` not past, an `iat` neither in the future nor older than [`LOGOUT_TOKEN_MAX_AGE`]
+    /// (both with the clock leeway), an `events` object holding the back-channel logout event
+    /// as an object, no `nonce`, a `jti`, and a `sid` and/or `sub`.
+    ///
+    /// Refusing a replayed `jti` is up to the caller: remember it until
+    /// [`LogoutTokenClaims::exp`].
+    ///
+    /// [`LOGOUT_TOKEN_MAX_AGE`]: crate::LOGOUT_TOKEN_MAX_AGE
+    pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, LogtoError> {
+        let expected = JwtExpectations {
+            kind: TokenKind::Logout,
+            audience: &self.config.app_id,
+            required: &["exp", "iss", "aud"],
+            subject: None,
+        };
+        let (_, claims) = self.verify_jwt::<RawLogoutToken>(raw, &expected).await?;
+        claims
+            .check(unix_now(), self.config.clock_leeway.as_secs())
+            .map_err(LogtoError::InvalidLogoutToken)
+    }
+
+    /// `Ok` when Logto can still validate `hint`: the key named in its header is published.
+    pub(super) async fn check_id_token_hint(
+        &self,
+        provider: &Provider,
+        hint: &str,
+    ) -> Result<(), UnusableHint> {
+        let header = jwt::allowed_header(hint).map_err(UnusableHint::Malformed)?;
+        let published = self
+            .jwks
+            .find_published(
+                &self.http,
+                &provider.metadata.jwks_uri,
+                header.kid.as_deref(),
+                header.alg,
+            )
+            .await
+            .map_err(UnusableHint::KeysUnavailable)?;
+        match published {
+            Some(_) => Ok(()),
+            None => Err(UnusableHint::KeyDeleted {
+                kid: header.kid.unwrap_or_else(|| "none".to_owned()),
+            }),
+        }
+    }
+
+    /// Verifies an ID token from the token endpoint, at sign-in or after a refresh.
+    pub(super) async fn verify_id_token(
+        &self,
+        raw: &str,
+        checks: &IdTokenChecks<'_>,
+        subject: Option<&str>,
+    ) -> Result<IdTokenClaims, LogtoError> {
+        let expected = JwtExpectations {
+            kind: TokenKind::Id,
+            audience: &self.config.app_id,
+            required: &["exp", "iss", "aud", "sub"],
+            subject,
+        };
+        let (header, claims) = self.verify_jwt::<IdTokenClaims>(raw, &expected).await?;
+        id_token::check(&claims, header.alg, checks).map_err(LogtoError::InvalidIdToken)?;
+        Ok(claims)
+    }
+
+    /// The one path every JWT takes: the algorithm allowlist, the key by `kid` from the JWKS
+    /// cache, then the signature and the shared rules. Returns the header too, for the checks
+    /// of each kind of token.
+    async fn verify_jwt<T: Claims>(
+        &self,
+        raw: &str,
+        expected: &JwtExpectations<'_>,
+    ) -> Result<(jsonwebtoken::Header, T), LogtoError> {
+        let rejected = |error| expected.kind.rejected(error);
+        let header = jwt::allowed_header(raw).map_err(rejected)?;
+        let provider = self.provider().await?;
+        let key = self
+            .jwks
+            .find(
+                &self.http,
+                &provider.metadata.jwks_uri,
+                header.kid.as_deref(),
+                header.alg,
+            )
+            .await?
+            .ok_or_else(|| {
+                rejected(TokenError::UnknownKey {
+                    kid: header.kid.clone(),
+                })
+            })?;
+        let rules = Rules {
+            issuer: &self.issuer,
+            audience: expected.audience,
+            required: expected.required,
+            subject: expected.subject,
+            leeway: self.config.clock_leeway.as_secs(),
+            now: unix_now(),
+        };
+        let claims = jwt::decode(raw, header.alg, &key, &rules).map_err(rejected)?;
+        Ok((header, claims))
+    }
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod access_token;
+mod client;
+mod config;
+mod crypto;
+mod discovery;
+mod error;
+mod health;
+mod http;
+mod id_token;
+mod jwks;
+mod jwt;
+pub mod log_safe;
+mod logout_token;
+mod options;
+pub mod return_to;
+mod time;
+mod types;
+
+pub use access_token::AccessTokenClaims;
+pub use client::{LogtoClient, LogtoClientBuilder};
+pub use config::LogtoConfig;
+pub use discovery::ProviderMetadata;
+pub use error::{LogtoError, error_chain};
+pub use health::{Backoff, LogtoHealth};
+pub use id_token::{IdTokenClaims, decode_stored_id_token};
+pub use jwt::{ALLOWED_ALGORITHMS, Audience, TokenError};
+pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_MAX_AGE, LogoutTokenClaims};
+pub use options::{DirectSignIn, FirstScreen, Identifier, InvalidSignInOption, SignInOptions};
+pub use time::{unix_now, unix_now_ms};
+pub use types::{
+    CallbackParams, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, PendingSignIn, Refreshed,
+    SignInStart, SignedIn, TokenSet, TokenTarget, UserProfile,
+};
