@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 
-use crate::for_both_stores;
 use crate::helpers::{
     Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app_on,
     spawn_app_on_redis, spawn_app_with, timing_sensitive,
 };
 use crate::operations::AppProcess;
 use crate::sign_in::signed_in_app;
-use crate::test_idp::TestIdp;
+use test_support::for_both_stores;
+use test_support::idp::TestIdp;
 
 for_both_stores!(users_stay_signed_in_when_the_app_restarts_with_a_fixed_secret);
 
