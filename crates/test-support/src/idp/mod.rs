@@ -482,6 +482,10 @@ enum Target {
 struct SigningKey {
     kid: String,
     secret: SecretKey,
+    /// Derived once, as each derivation multiplies on the curve: slow in a debug build.
+    encoding: EncodingKey,
+    /// Derived when first published (many keys, the forged ones, never are).
+    jwk: std::sync::OnceLock<Jwk>,
 }
 
 /// Successful token endpoint response body.

@@ -311,19 +311,23 @@ impl IdpState {
 
 impl SigningKey {
     pub(super) fn generate() -> Self {
+        let kid = random_token();
+        let secret = SecretKey::random(&mut OsRng);
+        // jsonwebtoken's ES384 signer reads PKCS#8 DER (what `from_ec_pem` would extract).
+        let der = secret
+            .to_pkcs8_der()
+            .expect("a P-384 key encodes as PKCS#8");
+        let encoding = EncodingKey::from_ec_der(der.as_bytes());
         Self {
-            kid: random_token(),
-            secret: SecretKey::random(&mut OsRng),
+            kid,
+            secret,
+            encoding,
+            jwk: std::sync::OnceLock::new(),
         }
     }
 
     pub(super) fn encoding_key(&self) -> EncodingKey {
-        // jsonwebtoken's ES384 signer reads PKCS#8 DER (what `from_ec_pem` would extract).
-        let der = self
-            .secret
-            .to_pkcs8_der()
-            .expect("a P-384 key encodes as PKCS#8");
-        EncodingKey::from_ec_der(der.as_bytes())
+        self.encoding.clone()
     }
 
     pub(super) fn decoding_key(&self) -> DecodingKey {
@@ -332,24 +336,9 @@ impl SigningKey {
 
     /// The public key as Logto publishes it in the JWKS.
     pub(super) fn public_jwk(&self) -> Jwk {
-        let point = self.secret.public_key().to_encoded_point(false);
-        let coordinate = |bytes: Option<&_>| {
-            URL_SAFE_NO_PAD.encode(bytes.expect("an uncompressed point has both coordinates"))
-        };
-        Jwk {
-            common: CommonParameters {
-                public_key_use: Some(PublicKeyUse::Signature),
-                key_algorithm: Some(KeyAlgorithm::ES384),
-                key_id: Some(self.kid.clone()),
-                ..CommonParameters::default()
-            },
-            algorithm: AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
-                key_type: EllipticCurveKeyType::EC,
-                curve: EllipticCurve::P384,
-                x: coordinate(point.x()),
-                y: coordinate(point.y()),
-            }),
-        }
+        self.jwk
+            .get_or_init(|| public_jwk(&self.kid, &self.secret))
+            .clone()
     }
 
     /// The public key as SPKI PEM: the HMAC secret of the key-confusion attack.
@@ -358,6 +347,28 @@ impl SigningKey {
             .public_key()
             .to_public_key_pem(LineEnding::LF)
             .expect("a P-384 public key encodes as PEM")
+    }
+}
+
+/// The public half of `secret` as Logto publishes it in the JWKS, under `kid`.
+fn public_jwk(kid: &str, secret: &SecretKey) -> Jwk {
+    let point = secret.public_key().to_encoded_point(false);
+    let coordinate = |bytes: Option<&_>| {
+        URL_SAFE_NO_PAD.encode(bytes.expect("an uncompressed point has both coordinates"))
+    };
+    Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::ES384),
+            key_id: Some(kid.to_owned()),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+            key_type: EllipticCurveKeyType::EC,
+            curve: EllipticCurve::P384,
+            x: coordinate(point.x()),
+            y: coordinate(point.y()),
+        }),
     }
 }
 
