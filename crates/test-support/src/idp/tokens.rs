@@ -4,52 +4,6 @@
 use super::*;
 
 impl IdpState {
-    pub(super) fn new(client: RegisteredClient, endpoint: String) -> Self {
-        let parse = |uri: &str| {
-            Url::parse(uri).unwrap_or_else(|error| {
-                panic!("registered client URI {uri:?} is not an absolute URL: {error}")
-            })
-        };
-        Self {
-            redirect_uri: parse(&client.redirect_uri),
-            post_logout_redirect_uri: parse(&client.post_logout_redirect_uri),
-            client,
-            issuer: format!("{endpoint}/oidc"),
-            endpoint,
-            request_counts: Default::default(),
-            refresh_grants: AtomicUsize::new(0),
-            mutable: Mutex::new(MutableState {
-                misbehaviour: Misbehaviour::None,
-                user: TestUser::alice(),
-                signing_keys: vec![SigningKey::generate()],
-                codes: HashMap::new(),
-                grants: HashMap::new(),
-                refresh_tokens: HashMap::new(),
-                access_tokens: HashMap::new(),
-                last_authorize_query: None,
-                last_end_session_query: None,
-                last_sid: None,
-                token_delay: Duration::ZERO,
-                access_token_ttl: TOKEN_LIFETIME_SECS,
-            }),
-        }
-    }
-
-    pub(super) fn lock(&self) -> MutexGuard<'_, MutableState> {
-        self.mutable.lock().expect("test IdP state lock poisoned")
-    }
-
-    pub(super) fn count(&self, endpoint: Endpoint) {
-        self.request_counts[endpoint as usize].fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Checks `client_secret_basic` credentials against the registered client.
-    pub(super) fn authenticates_client(&self, request: &HttpRequest) -> bool {
-        basic_credentials(request).is_some_and(|(id, secret)| {
-            id == self.client.client_id && secret == self.client.client_secret
-        })
-    }
-
     /// The key that signs new tokens, and the fault to inject.
     pub(super) fn signer(&self) -> Signer {
         let shared = self.lock();
