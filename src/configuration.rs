@@ -689,6 +689,22 @@ mod tests {
     }
 
     #[test]
+    fn redis_may_listen_on_a_unix_socket() {
+        for url in [
+            "redis+unix:///run/redis/redis.sock",
+            "unix:///run/redis/redis.sock",
+        ] {
+            let settings = settings(&[("SESSION_STORE", "redis"), ("REDIS_URL", url)]).unwrap();
+            assert_eq!(
+                settings.session.store,
+                SessionStoreKind::Redis {
+                    url: url.to_owned()
+                }
+            );
+        }
+    }
+
+    #[test]
     fn redis_store_defaults_to_local_redis() {
         let settings = settings(&[("SESSION_STORE", "redis")]).unwrap();
         assert_eq!(

@@ -8,9 +8,10 @@ use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use tokio::task::JoinSet;
 
-use crate::for_both_stores;
 use crate::helpers::{Store, TestApp, location, spawn_app, spawn_app_with};
-use crate::test_idp::{Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour};
+use test_support::for_both_stores;
+use test_support::idp::{Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour};
+use test_support::poll::eventually;
 
 for_both_stores!(
     a_logout_token_signs_out_that_browser_and_no_other,
@@ -128,8 +129,12 @@ async fn a_refresh_in_flight_does_not_bring_back_a_session_that_logto_ended() {
     // The API token's refresh takes a while: the session is read before it, written after.
     app.idp()
         .set_token_delay(std::time::Duration::from_millis(800));
+    let token_requests = app.idp().request_count(Endpoint::Token);
     let api_token = app.get_in_background("/api-token");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    eventually("the refresh to reach Logto", Duration::from_secs(5), || {
+        app.idp().request_count(Endpoint::Token) > token_requests
+    })
+    .await;
 
     let token = app.idp().logout_token(LogoutTokenSpec::session(&sid));
     assert_eq!(post_logout_token(&app, &token).await, StatusCode::OK);

@@ -6,9 +6,9 @@ use std::time::Duration;
 use logto_bookstore::logto::Backoff;
 use reqwest::StatusCode;
 
-use crate::for_both_stores;
 use crate::helpers::{Store, TestApp, query_pairs, query_value, spawn_app, spawn_app_with};
-use crate::test_idp::{Endpoint, Misbehaviour};
+use test_support::for_both_stores;
+use test_support::idp::{Endpoint, Misbehaviour};
 
 /// Opens `callback` and checks the error page and that nobody is signed in afterwards.
 async fn assert_rejected(

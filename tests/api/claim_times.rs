@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Store, TestApp, spawn_app};
-use crate::test_idp::TestUser;
+use test_support::idp::TestUser;
 
 /// Signs in a user whose ID token and userinfo carry `claims` on top of the usual ones.
 async fn signed_in_with_claims(claims: Value) -> TestApp {

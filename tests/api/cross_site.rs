@@ -6,9 +6,9 @@
 use reqwest::header::{ACCEPT_LANGUAGE, ORIGIN};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use crate::for_both_stores;
 use crate::helpers::{Store, TestApp, csrf_token, location, set_cookies, spawn_app};
-use crate::test_idp::LogoutTokenSpec;
+use test_support::for_both_stores;
+use test_support::idp::LogoutTokenSpec;
 
 for_both_stores!(
     forms_posted_from_another_site_are_refused_and_the_session_is_unchanged,

@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 
-use crate::for_both_stores;
 use crate::helpers::{
     Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app_on,
     spawn_app_on_redis, spawn_app_with, timing_sensitive,
 };
 use crate::operations::AppProcess;
 use crate::sign_in::signed_in_app;
-use crate::test_idp::TestIdp;
+use test_support::for_both_stores;
+use test_support::idp::TestIdp;
+use test_support::poll::until;
 
 for_both_stores!(users_stay_signed_in_when_the_app_restarts_with_a_fixed_secret);
 
@@ -158,9 +159,19 @@ async fn a_slow_identity_provider_gets_a_clean_error_and_no_hung_worker() {
     assert!(page.contains("Identity provider unavailable"), "{page}");
     assert!(took < Duration::from_secs(2), "gave up after {took:?}");
     app.idp().set_token_delay(Duration::ZERO);
-    // Logto is left alone for the backoff after the failure.
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
+    // Logto is left alone for the backoff after the failure, then asked again.
+    let sign_in = until(
+        "sign-in to send browsers to Logto again",
+        Duration::from_secs(5),
+        || async {
+            let response = app.get("/sign-in").await;
+            (response.status() == StatusCode::SEE_OTHER).then_some(response)
+        },
+    )
+    .await;
+    let at_idp = app.get_url(&location(&sign_in)).await;
+    let callback = app.get_url(&location(&at_idp)).await;
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
     assert!(app.home_page().await.contains("Signed in as"));
 }
 

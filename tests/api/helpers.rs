@@ -1,53 +1,29 @@
 //! `spawn_app`: the Bookstore on port 0, wired to the in-process IdP and, when asked, to a
-//! real `redis-server` started on a free port.
+//! real `redis-server` on a Unix socket. The generic helpers come from `test-support`.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Once};
-use std::time::Duration;
+use std::sync::Arc;
 
 use logto_bookstore::configuration::Settings;
 use logto_bookstore::logto::LogtoConfig;
-use logto_bookstore::session::{MAX_COOKIE_BYTES, SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+use logto_bookstore::session::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
 use logto_bookstore::startup::Application;
 use reqwest::cookie::{CookieStore, Jar};
-use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 use url::Url;
 
-use crate::test_idp::{RegisteredClient, TestIdp};
+pub use test_support::browser::{
+    assert_cookies_fit_in_a_browser, browser, csrf_token, location, query_pairs, query_value,
+    set_cookies,
+};
+use test_support::idp::{Endpoint, RegisteredClient, TestIdp};
+use test_support::init_logging;
+pub use test_support::redis::TestRedis;
+pub use test_support::{Store, timing_sensitive};
 
 pub const APP_ID: &str = "bookstore-test";
 pub const APP_SECRET: &str = "bookstore-test-secret";
 pub const API_RESOURCE: &str = "https://api.bookstore.example";
-
-/// Which session store the app under test uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    Cookie,
-    Redis,
-}
-
-/// Generates one test per session store from an `async fn(Store)`.
-#[macro_export]
-macro_rules! for_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test]
-                async fn cookie() {
-                    super::$scenario($crate::helpers::Store::Cookie).await
-                }
-
-                #[tokio::test]
-                async fn redis() {
-                    super::$scenario($crate::helpers::Store::Redis).await
-                }
-            }
-        )*
-    };
-}
 
 /// The app under test, its IdP, its Redis (with the Redis store) and a browser-like client.
 pub struct TestApp {
@@ -171,17 +147,6 @@ pub async fn serve_app(
         .await
         .expect("the app builds");
     tokio::spawn(application.run_until_stopped());
-}
-
-/// A client that behaves like a browser for these tests: it keeps cookies in `cookies` (by
-/// host, so across ports) and shows redirects instead of following them.
-pub fn browser(cookies: Arc<Jar>) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_provider(cookies)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("a test HTTP client")
 }
 
 /// The client registration the IdP needs for an app at `address`.
@@ -314,85 +279,22 @@ impl TestApp {
         }
     }
 
-    /// Startup loads discovery and keys in the background; wait so that request counts at
-    /// the IdP are deterministic.
+    /// Startup loads discovery and keys in the background; wait for that load so that request
+    /// counts at the IdP are deterministic. `/readyz` waits for the load in flight (or makes
+    /// it) and answers once the keys are cached.
     async fn wait_until_logto_is_loaded(&self) {
-        use crate::test_idp::Endpoint;
         let Some(idp) = &self.idp else { return };
-        for _ in 0..200 {
-            if idp.request_count(Endpoint::Jwks) > 0 {
-                // The JWKS response may still be in flight to the app.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the app did not load Logto's discovery document and keys at start-up");
-    }
-}
-
-/// The CSRF token in a page's sign-out form.
-pub fn csrf_token(page: &str) -> Option<String> {
-    let start = page.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
-    let end = page[start..].find('"')?;
-    Some(page[start..start + end].to_owned())
-}
-
-/// The `Location` header of a redirect.
-pub fn location(response: &Response) -> String {
-    response
-        .headers()
-        .get(LOCATION)
-        .expect("a redirect has a Location")
-        .to_str()
-        .expect("an ASCII Location")
-        .to_owned()
-}
-
-/// The `Set-Cookie` headers of a response.
-pub fn set_cookies(response: &Response) -> Vec<String> {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|value| value.to_str().expect("an ASCII cookie").to_owned())
-        .collect()
-}
-
-/// The query pairs of a URL.
-pub fn query_pairs(url: &str) -> Vec<(String, String)> {
-    Url::parse(url)
-        .expect("a URL")
-        .query_pairs()
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect()
-}
-
-/// The single value of `name` in `pairs`.
-pub fn query_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    let mut values = pairs.iter().filter(|(key, _)| key == name);
-    let value = values.next().map(|(_, value)| value.as_str());
-    assert!(values.next().is_none(), "{name} appears once");
-    value
-}
-
-/// Browsers keep a cookie only when `name=value` is at most 4096 bytes.
-pub fn assert_cookies_fit_in_a_browser(response: &Response) {
-    for cookie in set_cookies(response) {
-        let name_value = cookie.split(';').next().unwrap_or_default();
+        let readiness = self
+            .get("/readyz")
+            .await
+            .text()
+            .await
+            .expect("a readiness body");
         assert!(
-            name_value.len() <= MAX_COOKIE_BYTES,
-            "a {}-byte cookie would be dropped by the browser",
-            name_value.len()
+            idp.request_count(Endpoint::Jwks) > 0,
+            "the app did not load Logto's discovery document and keys at start-up: {readiness}"
         );
     }
-}
-
-/// Held by the soak, which loads both cores for a minute, and by the tests that assert how
-/// fast something answers: they never run at the same time.
-pub async fn timing_sensitive() -> tokio::sync::MutexGuard<'static, ()> {
-    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    LOCK.lock().await
 }
 
 /// A free port on the loopback interface.
@@ -401,239 +303,4 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port()
-}
-
-fn init_logging() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        let _ = env_logger::builder().is_test(true).try_init();
-    });
-}
-
-/// A real `redis-server` (Debian's `redis-server` package) on a free loopback port, without
-/// persistence. It is killed, by its PID, when dropped.
-pub struct TestRedis {
-    port: u16,
-    process: Option<Child>,
-    /// With persistence: the append-only file's folder, removed on drop.
-    data_dir: Option<PathBuf>,
-}
-
-impl TestRedis {
-    /// Starts Redis on a free port. Fails the test, with instructions, when Redis is missing.
-    pub fn start() -> Self {
-        let mut redis = Self {
-            port: free_port(),
-            process: None,
-            data_dir: None,
-        };
-        redis.restart();
-        redis
-    }
-
-    /// Starts Redis with an append-only file (`appendfsync everysec`) in a folder of its own,
-    /// which survives [`restart`](Self::restart).
-    pub fn start_persistent() -> Self {
-        let port = free_port();
-        let data_dir = std::env::temp_dir().join(format!("bookstore-redis-{port}"));
-        std::fs::create_dir_all(&data_dir).expect("a Redis data folder");
-        let mut redis = Self {
-            port,
-            process: None,
-            data_dir: Some(data_dir),
-        };
-        redis.restart();
-        redis
-    }
-
-    /// Freezes the server (SIGSTOP): connections stay open but nothing answers, as with a
-    /// Redis behind a dead network path.
-    pub fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    /// Thaws a paused server (SIGCONT).
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let process = self.process.as_ref().expect("redis-server runs");
-        let status = Command::new("kill")
-            .args([signal, &process.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal}");
-    }
-
-    /// Stops the server as an operator would (SIGTERM: it flushes its append-only file),
-    /// then starts it again on the same port and data.
-    pub fn restart_gracefully(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let terminated = Command::new("kill")
-                .args(["-TERM", &process.id().to_string()])
-                .status()
-                .expect("kill runs");
-            assert!(terminated.success());
-            process.wait().expect("redis-server exits");
-        }
-        self.restart();
-    }
-
-    /// `redis://127.0.0.1:PORT`
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Stops the server (a Redis outage). Its data is gone.
-    pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-
-    /// Starts the server again on the same port.
-    pub fn restart(&mut self) {
-        self.stop();
-        let mut command = Command::new("redis-server");
-        command.args(["--port", &self.port.to_string()]).args([
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ]);
-        match &self.data_dir {
-            Some(dir) => command
-                .args(["--appendonly", "yes", "--appendfsync", "everysec", "--dir"])
-                .arg(dir),
-            None => command.args(["--appendonly", "no"]),
-        };
-        let process = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "cannot start redis-server ({error}). The Redis tests need Debian's \
-                     redis-server package: run scripts/test, which installs it, or \
-                     `apt-get install redis-server`"
-                )
-            });
-        self.process = Some(process);
-        for _ in 0..500 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server did not start listening on port {}", self.port);
-    }
-
-    async fn connect(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .expect("a Redis URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis answers")
-    }
-
-    /// How many sessions Redis holds (indexes, locks and token hand-offs not counted).
-    pub async fn session_keys(&self) -> usize {
-        self.keys("bookstore:session:*").await.len()
-    }
-
-    /// The keys matching `pattern`.
-    pub async fn keys(&self, pattern: &str) -> Vec<String> {
-        let mut connection = self.connect().await;
-        redis::cmd("KEYS")
-            .arg(pattern)
-            .query_async(&mut connection)
-            .await
-            .expect("KEYS answers")
-    }
-
-    /// The remaining lifetime, in seconds, of every stored session.
-    pub async fn session_ttls(&self) -> Vec<i64> {
-        self.ttls_of("bookstore:session:*").await
-    }
-
-    /// The remaining lifetime, in seconds, of every key matching `pattern`.
-    pub async fn ttls_of(&self, pattern: &str) -> Vec<i64> {
-        let mut connection = self.connect().await;
-        let mut ttls = Vec::new();
-        for key in self.keys(pattern).await {
-            let ttl: i64 = redis::cmd("TTL")
-                .arg(&key)
-                .query_async(&mut connection)
-                .await
-                .expect("TTL answers");
-            ttls.push(ttl);
-        }
-        ttls
-    }
-
-    /// The signed-in user of the one stored session, as JSON.
-    pub async fn session_user(&self) -> serde_json::Value {
-        let (_, state) = self.only_session().await;
-        let user = state["user"].as_str().expect("a signed-in session");
-        serde_json::from_str(user).expect("the user is JSON")
-    }
-
-    /// Changes the user of the one stored session, keeping its TTL: what another instance's
-    /// request would have written.
-    pub async fn edit_session_user(&self, edit: impl FnOnce(&mut serde_json::Value)) {
-        let (key, mut state) = self.only_session().await;
-        let mut user = self.session_user().await;
-        edit(&mut user);
-        state["user"] = serde_json::Value::String(user.to_string());
-        let mut connection = self.connect().await;
-        let () = redis::cmd("SET")
-            .arg(&key)
-            .arg(state.to_string())
-            .arg("KEEPTTL")
-            .query_async(&mut connection)
-            .await
-            .expect("SET answers");
-    }
-
-    async fn only_session(&self) -> (String, serde_json::Value) {
-        let keys = self.keys("bookstore:session:*").await;
-        assert_eq!(keys.len(), 1, "one stored session");
-        let mut connection = self.connect().await;
-        let json: String = redis::cmd("GET")
-            .arg(&keys[0])
-            .query_async(&mut connection)
-            .await
-            .expect("GET answers");
-        let state = serde_json::from_str(&json).expect("a session is JSON");
-        (keys[0].clone(), state)
-    }
-
-    /// How many keys Redis holds.
-    pub async fn key_count(&self) -> usize {
-        let mut connection = self.connect().await;
-        redis::cmd("DBSIZE")
-            .query_async(&mut connection)
-            .await
-            .expect("DBSIZE answers")
-    }
-}
-
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        // A paused server would ignore nothing but SIGKILL; thaw it anyway for a clean exit.
-        if self.process.is_some() {
-            let _ = Command::new("kill")
-                .args([
-                    "-CONT",
-                    &self.process.as_ref().map_or(0, Child::id).to_string(),
-                ])
-                .status();
-        }
-        self.stop();
-        if let Some(dir) = &self.data_dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
 }

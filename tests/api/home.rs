@@ -1,9 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::for_both_stores;
 use crate::helpers::{Store, set_cookies, spawn_app};
-use crate::test_idp::TestUser;
+use test_support::for_both_stores;
+use test_support::idp::TestUser;
 
 for_both_stores!(an_anonymous_visitor_sees_sign_in_and_gets_no_session);
 

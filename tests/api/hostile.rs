@@ -23,9 +23,9 @@ use reqwest::header::SET_COOKIE;
 use reqwest::{Response, StatusCode};
 use url::Url;
 
-use crate::for_both_stores;
 use crate::helpers::{Store, TestApp, location, query_pairs, query_value, spawn_app};
-use crate::test_idp::{Endpoint, Misbehaviour};
+use test_support::for_both_stores;
+use test_support::idp::{Endpoint, Misbehaviour};
 
 /// A value far longer than any genuine `state`, `code` or `iss` (16 KiB).
 fn overlong() -> String {
@@ -768,27 +768,9 @@ async fn an_oversized_cookie_header_is_refused_or_ignored_never_a_500(store: Sto
 // Property-based fuzzing of the query-string and cookie parsing paths.
 // ---------------------------------------------------------------------------------------------
 
-/// Like `for_both_stores!`, on a multi-threaded runtime: the proptest runner is synchronous
-/// and blocks one worker while the app answers on the others.
-macro_rules! for_both_stores_multi_thread {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn cookie() {
-                    super::$scenario($crate::helpers::Store::Cookie).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn redis() {
-                    super::$scenario($crate::helpers::Store::Redis).await
-                }
-            }
-        )*
-    };
-}
-
-for_both_stores_multi_thread!(fuzz_callback_queries, fuzz_session_cookies);
+// On a multi-threaded runtime: the proptest runner is synchronous and blocks one worker while
+// the app answers on the others.
+for_both_stores!(multi_thread: fuzz_callback_queries, fuzz_session_cookies);
 
 /// Runs `test` on `cases` inputs from `strategy`, blocking this (multi-threaded) runtime's
 /// worker while the app keeps running on the others.

@@ -9,9 +9,9 @@ use reqwest::header::{
 };
 use reqwest::{Method, Response, StatusCode};
 
-use crate::for_both_stores;
 use crate::helpers::{Store, TestApp, set_cookies, spawn_app, spawn_app_with};
-use crate::test_idp::{ORGANIZATION_MEMBER_PERMISSIONS, TestUser};
+use test_support::for_both_stores;
+use test_support::idp::{ORGANIZATION_MEMBER_PERMISSIONS, TestUser};
 
 const STYLESHEET: &[u8] = include_bytes!("../../static/style.css");
 const LOGO: &[u8] = include_bytes!("../../static/logo.svg");

@@ -3,8 +3,8 @@
 
 use reqwest::{Response, StatusCode};
 
-use crate::for_both_stores;
 use crate::helpers::{Store, TestApp, location, query_pairs, query_value, set_cookies, spawn_app};
+use test_support::for_both_stores;
 
 for_both_stores!(
     a_japanese_browser_gets_japanese_pages_and_no_cookie,

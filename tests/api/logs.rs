@@ -13,7 +13,7 @@ use crate::helpers::{
     registered_client,
 };
 use crate::operations::{AppProcess, SESSION_SECRET};
-use crate::test_idp::TestIdp;
+use test_support::idp::TestIdp;
 
 #[tokio::test]
 async fn a_full_sign_in_at_debug_level_logs_no_secret() {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::helpers::{APP_ID, APP_SECRET, query_pairs, query_value, registered_client};
-use crate::test_idp::{
+use test_support::idp::{
     ANOTHER_USER_SUB, BOOKSTORE_API, Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour,
     ORGANIZATION_MEMBER_PERMISSIONS, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, RegisteredClient,
     TestIdp, TestUser,

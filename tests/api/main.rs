@@ -2,8 +2,6 @@
 //! Redis store, a real `redis-server`.
 
 mod helpers;
-mod test_idp;
-mod test_idp_selftest;
 
 mod backchannel;
 mod callback;

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::for_both_stores;
 use crate::helpers::{
     APP_ID, APP_SECRET, Store, free_port, location, registered_client, spawn_app, spawn_app_on,
     timing_sensitive,
 };
-use crate::test_idp::{Endpoint, TestIdp};
+use test_support::for_both_stores;
+use test_support::idp::{Endpoint, TestIdp};
+use test_support::poll::eventually;
 
 for_both_stores!(a_ready_app_says_so_with_each_check);
 
@@ -304,11 +305,17 @@ async fn sigterm_lets_a_sign_in_in_flight_finish_and_then_exits() {
     // Logto answers the code exchange slowly, so the callback is in flight at SIGTERM.
     idp.set_token_delay(Duration::from_millis(1500));
 
+    let token_requests = idp.request_count(Endpoint::Token);
     let in_flight = tokio::spawn({
         let browser = browser.clone();
         async move { browser.get(callback_url).send().await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(
+        "the code exchange to reach Logto",
+        Duration::from_secs(5),
+        || idp.request_count(Endpoint::Token) > token_requests,
+    )
+    .await;
     app.terminate();
 
     let callback = in_flight

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{Store, TestApp, spawn_app};
-use crate::test_idp::TestUser;
+use test_support::idp::TestUser;
 
 /// Every page a signed-in user can open, with the nav link that stands for it (if any).
 const SIGNED_IN_PAGES: [(&str, Option<&str>); 6] = [

@@ -2,8 +2,8 @@
 
 use reqwest::StatusCode;
 
-use crate::for_both_stores;
 use crate::helpers::{Store, location, query_pairs, query_value, spawn_app};
+use test_support::for_both_stores;
 
 for_both_stores!(an_anonymous_visitor_signs_in_and_lands_on_the_page_they_asked_for);
 

@@ -15,7 +15,7 @@ use crate::helpers::{
     APP_ID, APP_SECRET, TestRedis, browser, csrf_token, free_port, location, registered_client,
     serve_app,
 };
-use crate::test_idp::TestIdp;
+use test_support::idp::TestIdp;
 
 const NGINX: &str = "/usr/sbin/nginx";
 /// Both instances must share it, or neither could read the other's session cookie.

@@ -1,14 +1,15 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use logto_bookstore::session::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
 use reqwest::StatusCode;
 
-use crate::for_both_stores;
 use crate::helpers::{
     Store, assert_cookies_fit_in_a_browser, set_cookies, spawn_app, spawn_app_with_env,
 };
 use crate::sign_in::signed_in_app;
-use crate::test_idp::{Misbehaviour, TestUser};
+use test_support::for_both_stores;
+use test_support::idp::{Endpoint, Misbehaviour, TestUser};
+use test_support::poll::eventually;
 
 /// A user whose ID token carries about 3 KB of custom data, like Logto tokens with many
 /// organizations or roles.
@@ -232,16 +233,18 @@ for_both_stores!(
 );
 
 async fn an_unused_session_ends_after_the_idle_timeout(store: Store) {
-    let app = spawn_app_with_env(store, &[("SESSION_IDLE_TIMEOUT", "3s")]).await;
+    let app = spawn_app_with_env(store, &[("SESSION_IDLE_TIMEOUT", "2s")]).await;
     app.sign_in().await;
     // In use: every read within the timeout keeps it alive, well past the timeout in total.
-    for _ in 0..5 {
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // (The stamp, in whole seconds, is renewed once it is a second old, half the timeout.)
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
         assert!(app.home_page().await.contains("Signed in as"));
     }
     let cookie = app.session_cookie().expect("a session cookie");
 
-    tokio::time::sleep(Duration::from_millis(4_200)).await;
+    // Unused for longer than the timeout, counted in whole seconds: 2 s, and 1 s of rounding.
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
 
     // A copy of the cookie is refused too, whatever the browser does with its expiry.
     let replayed = app.get_with_cookie("/", &cookie).await;
@@ -277,20 +280,22 @@ async fn signed_in_pages_do_not_rewrite_the_session_on_every_request(store: Stor
     let app = spawn_app(store).await;
     app.sign_in().await;
     let stored = match &app.redis {
-        Some(redis) => redis.session_ttls().await,
+        Some(redis) => redis.session_pttls().await,
         None => Vec::new(),
     };
+    let pages_started = Instant::now();
 
     for path in ["/", "/books", "/", "/sign-out"] {
         let response = app.get(path).await;
         assert_eq!(set_cookies(&response), Vec::<String>::new(), "{path}");
     }
     if let Some(redis) = &app.redis {
-        tokio::time::sleep(Duration::from_millis(1_100)).await;
-        let later = redis.session_ttls().await;
+        // In milliseconds: a rewrite would have set the key's TTL back to the full timeout.
+        let between_reads = i64::try_from(pages_started.elapsed().as_millis()).unwrap();
+        let later = redis.session_pttls().await;
         assert!(
-            later[0] < stored[0],
-            "the key's TTL was not renewed: {stored:?} then {later:?}"
+            later[0] <= stored[0] - between_reads + 1,
+            "the key's TTL was renewed: {stored:?} ms, then {later:?} ms {between_reads} ms later"
         );
     }
 }
@@ -308,8 +313,12 @@ async fn renewing_the_idle_stamp_never_writes_back_a_spent_refresh_token() {
     app.idp().set_token_delay(Duration::from_millis(800));
     app.idp()
         .set_misbehaviour(Misbehaviour::TokenEndpointError500);
+    let token_requests = app.idp().request_count(Endpoint::Token);
     let slow = app.get_in_background("/api-token");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually("the refresh to reach Logto", Duration::from_secs(5), || {
+        app.idp().request_count(Endpoint::Token) > token_requests
+    })
+    .await;
 
     redis
         .edit_session_user(|user| {

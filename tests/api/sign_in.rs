@@ -2,12 +2,12 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::for_both_stores;
 use crate::helpers::{
     APP_ID, Store, TestApp, assert_cookies_fit_in_a_browser, location, query_pairs, query_value,
     spawn_app, spawn_app_with,
 };
-use crate::test_idp::{Endpoint, Misbehaviour, ORGANIZATIONS_RESOURCE, TestUser};
+use test_support::for_both_stores;
+use test_support::idp::{Endpoint, Misbehaviour, ORGANIZATIONS_RESOURCE, TestUser};
 
 for_both_stores!(
     a_user_signs_in_and_out_through_logto,

@@ -1,6 +1,7 @@
 //! A bounded soak: two instances of the binary on one Redis behind nginx, under mixed traffic
 //! for `BOOKSTORE_SOAK_SECS` (60 by default). Nothing fails, memory stays flat, and Redis holds
-//! exactly the live sessions.
+//! exactly the live sessions. It runs for a minute, so plain `cargo test` skips it and
+//! `scripts/test` runs it as a step of its own: `cargo test --test api -- --ignored soak`.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::helpers::{
 };
 use crate::operations::AppProcess;
 use crate::scale_out::Nginx;
-use crate::test_idp::TestIdp;
+use test_support::idp::TestIdp;
 
 /// Browsers that stay signed in for the whole soak.
 const RESIDENT_USERS: usize = 8;
@@ -124,6 +125,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a 60 s soak: scripts/test runs it with `cargo test --test api -- --ignored soak`"]
 async fn mixed_traffic_through_the_balancer_fails_nothing_and_leaks_nothing() {
     let _timing = timing_sensitive().await;
     let duration = soak_duration();

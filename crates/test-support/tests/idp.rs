@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha384};
 use url::Url;
 
-use crate::test_idp::*;
+use test_support::idp::*;
 
 const STATE: &str = "state-from-the-app";
 
