@@ -13,7 +13,6 @@ mod hostile;
 mod http;
 mod language;
 mod logs;
-mod logto_client;
 mod operations;
 mod page_markup;
 mod protected;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use logto_bookstore::logto::{
+use logto_client::{
     Backoff, CallbackParams, DirectSignIn, FirstScreen, Identifier, LogtoClient, LogtoConfig,
     LogtoError, SignInOptions, SignedIn, TokenError, TokenTarget, decode_stored_id_token,
 };
@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::helpers::{APP_ID, APP_SECRET, query_pairs, query_value, registered_client};
+use test_support::browser::{query_pairs, query_value};
 use test_support::idp::{
     ANOTHER_USER_SUB, BOOKSTORE_API, Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour,
     ORGANIZATION_MEMBER_PERMISSIONS, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, RegisteredClient,
@@ -24,6 +24,18 @@ use test_support::idp::{
 
 /// Where the (absent) app would live; only its redirect URIs matter.
 const APP_ADDRESS: &str = "http://localhost:8000";
+const APP_ID: &str = "bookstore-test";
+const APP_SECRET: &str = "bookstore-test-secret";
+
+/// The app as the IdP knows it, at `address`.
+fn registered_client(address: &str) -> RegisteredClient {
+    RegisteredClient {
+        client_id: APP_ID.to_owned(),
+        client_secret: APP_SECRET.to_owned(),
+        redirect_uri: format!("{address}/callback"),
+        post_logout_redirect_uri: format!("{address}/"),
+    }
+}
 
 /// A Logto client and the IdP it talks to.
 struct Fixture {
