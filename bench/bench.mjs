@@ -10,13 +10,15 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { pageText, pathPattern, signIn } from './sign-in-driver.mjs';
+// Below the ephemeral range and never handed out twice, as for the browser tests.
+import { portBelowTheEphemeralRange as freePort } from '../tests/e2e/stack.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
@@ -78,34 +80,6 @@ function parseOptions() {
 // Processes
 
 const children = [];
-
-const handedOut = new Set();
-
-/**
- * A port nothing listens on right now, below the kernel's ephemeral range: a port-0 listener
- * or an outgoing connection of another process (wrk, the IdP, a test next door) could take an
- * ephemeral port between this check and the server's bind.
- */
-async function freePort() {
-  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-    .trim().split(/\s+/).map(Number);
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const high = ephemeralLow > 11_000 ? ephemeralLow : 65_536; // an unusual range: take any
-    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
-    if (handedOut.has(port)) continue;
-    const server = createServer();
-    const listening = await new Promise((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!listening) continue;
-    server.close();
-    await once(server, 'close');
-    handedOut.add(port);
-    return port;
-  }
-  throw new Error('no free port found below the ephemeral range');
-}
 
 /** Spawns a long-running process; its output goes to output/<name>.log and into `lines`. */
 function start(name, command, args, env = {}) {

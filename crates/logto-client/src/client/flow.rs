@@ -13,9 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::LogtoClient;
-use super::token_endpoint::{
-    AnswerStatus, TOKEN_ENDPOINT, expires_at, granted_scope, token_request_error,
-};
+use super::token_endpoint::{AnswerStatus, TOKEN_ENDPOINT, expires_at, granted_scope};
 use crate::LogtoError;
 use crate::discovery::ProviderMetadata;
 use crate::error::error_chain;
@@ -90,11 +88,8 @@ impl LogtoClient {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.code_verifier.clone()))
             .request_async(&self.noting_status(&status))
-            .await
-            .map_err(|error| status.unreachable_if_gateway_failed(token_request_error(error)));
-        let response = self
-            .health
-            .record_outcome(response, |error| status.says_logto_is_down(error))?;
+            .await;
+        let response = self.token_outcome(&status, response)?;
         let issued_at_ms = unix_now_ms();
 
         let id_token = response
@@ -148,13 +143,8 @@ impl LogtoClient {
         };
         self.health.allow_request(TOKEN_ENDPOINT)?;
         let status = AnswerStatus::default();
-        let response = request
-            .request_async(&self.noting_status(&status))
-            .await
-            .map_err(|error| status.unreachable_if_gateway_failed(token_request_error(error)));
-        let response = self
-            .health
-            .record_outcome(response, |error| status.says_logto_is_down(error))?;
+        let response = request.request_async(&self.noting_status(&status)).await;
+        let response = self.token_outcome(&status, response)?;
         let issued_at_ms = unix_now_ms();
 
         let access_token = response.access_token().secret().clone();

@@ -103,6 +103,20 @@ impl LogtoClient {
             status,
         }
     }
+
+    /// A token request's answer as sent through [`noting_status`](Self::noting_status) with
+    /// `status`: its failure as a [`LogtoError`], recorded in Logto's health when it is an
+    /// outage rather than a refusal.
+    pub(super) fn token_outcome<T>(
+        &self,
+        status: &AnswerStatus,
+        answer: Result<T, RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>>,
+    ) -> Result<T, LogtoError> {
+        let answer = answer
+            .map_err(|error| status.unreachable_if_gateway_failed(token_request_error(error)));
+        self.health
+            .record_outcome(answer, |error| status.says_logto_is_down(error))
+    }
 }
 
 /// [`LogtoClient::noting_status`]: a named type rather than a closure, so that the futures of
