@@ -11,7 +11,7 @@ use askama::Template;
 use crate::i18n::{Locale, Texts, fill};
 use crate::log_safe::Escaped;
 use crate::logto::{LogtoError, error_chain};
-use crate::templates::{ErrorPage, mark_as_private_html};
+use crate::templates::{ErrorPage, Layout, mark_as_private_html};
 
 /// Longest text from outside (for example an IdP's `error_description`) shown on a page.
 const MAX_DETAIL_CHARS: usize = 300;
@@ -304,10 +304,8 @@ impl AppError {
             Retry::Home => ("/", t.back_to_store),
         };
         let page = ErrorPage {
-            locale,
-            t,
             // The failed address may not be worth returning to (a spent callback, a POST).
-            path: "/",
+            layout: Layout::new(locale, "/", None),
             status: status.as_u16(),
             title: text.title,
             message: &text.message,

@@ -43,6 +43,36 @@ impl From<&UserProfile> for UserView {
     }
 }
 
+/// What every page's frame shows (`base.html`, `nav.html`): the language, its texts, the
+/// page's address and, for a signed-in visitor, the token of the sign-out form.
+pub struct Layout<'a> {
+    /// The page's language: `<html lang>` and the switcher.
+    pub locale: Locale,
+    /// Every string, in [`locale`](Self::locale).
+    pub t: &'static Texts,
+    /// This page's address, where the language switcher brings the visitor back.
+    pub path: &'a str,
+    /// For the sign-out form: `Some` exactly when the visitor is signed in.
+    pub csrf_token: Option<&'a str>,
+}
+
+impl<'a> Layout<'a> {
+    /// The frame of a page for any visitor, signed in (with a `csrf_token`) or not.
+    pub fn new(locale: Locale, path: &'a str, csrf_token: Option<&'a str>) -> Self {
+        Self {
+            locale,
+            t: locale.texts(),
+            path,
+            csrf_token,
+        }
+    }
+
+    /// The frame of a page that only a signed-in visitor sees.
+    pub fn signed_in(locale: Locale, path: &'a str, csrf_token: &'a str) -> Self {
+        Self::new(locale, path, Some(csrf_token))
+    }
+}
+
 /// A "Continue with ..." button.
 pub struct SocialButton {
     /// The connector target sent as `direct_sign_in=social:<target>`.
@@ -61,15 +91,9 @@ pub struct EmailForm {
 #[derive(Template)]
 #[template(path = "home.html")]
 pub struct HomePage<'a> {
-    /// The page's language: `<html lang>` and the switcher.
-    pub locale: Locale,
-    /// Every string, in [`locale`](Self::locale).
-    pub t: &'static Texts,
-    /// This page's address, where the language switcher brings the visitor back.
-    pub path: &'a str,
+    /// The frame: language, texts, address and sign-out token.
+    pub layout: Layout<'a>,
     pub user: Option<&'a UserView>,
-    /// For the sign-out form, when signed in.
-    pub csrf_token: Option<&'a str>,
     pub social: &'a [SocialButton],
     pub email_form: Option<&'a EmailForm>,
 }
@@ -85,13 +109,8 @@ impl HomePage<'_> {
 #[derive(Template)]
 #[template(path = "sign_out.html")]
 pub struct SignOutPage<'a> {
-    /// The page's language: `<html lang>` and the switcher.
-    pub locale: Locale,
-    /// Every string, in [`locale`](Self::locale).
-    pub t: &'static Texts,
-    /// This page's address, where the language switcher brings the visitor back.
-    pub path: &'a str,
-    pub csrf_token: &'a str,
+    /// The frame: language, texts, address and sign-out token.
+    pub layout: Layout<'a>,
 }
 
 /// One claim as a table row; non-string values are shown as JSON.
@@ -125,14 +144,9 @@ pub fn claims_table(claims: &serde_json::Value) -> Vec<Claim> {
 #[derive(Template)]
 #[template(path = "profile.html")]
 pub struct ProfilePage<'a> {
-    /// The page's language: `<html lang>` and the switcher.
-    pub locale: Locale,
-    /// Every string, in [`locale`](Self::locale).
-    pub t: &'static Texts,
-    /// This page's address, where the language switcher brings the visitor back.
-    pub path: &'a str,
+    /// The frame: language, texts, address and sign-out token.
+    pub layout: Layout<'a>,
     pub user: &'a UserView,
-    pub csrf_token: &'a str,
     pub id_token_claims: &'a [Claim],
     pub userinfo: &'a [Claim],
     pub organizations: &'a [String],
@@ -142,14 +156,9 @@ pub struct ProfilePage<'a> {
 #[derive(Template)]
 #[template(path = "books.html")]
 pub struct BooksPage<'a> {
-    /// The page's language: `<html lang>` and the switcher.
-    pub locale: Locale,
-    /// Every string, in [`locale`](Self::locale).
-    pub t: &'static Texts,
-    /// This page's address, where the language switcher brings the visitor back.
-    pub path: &'a str,
+    /// The frame: language, texts, address and sign-out token.
+    pub layout: Layout<'a>,
     pub user: &'a UserView,
-    pub csrf_token: &'a str,
     pub books: &'a [Book],
 }
 
@@ -188,13 +197,8 @@ impl AccessTokenView {
 #[derive(Template)]
 #[template(path = "api_token.html")]
 pub struct ApiTokenPage<'a> {
-    /// The page's language: `<html lang>` and the switcher.
-    pub locale: Locale,
-    /// Every string, in [`locale`](Self::locale).
-    pub t: &'static Texts,
-    /// This page's address, where the language switcher brings the visitor back.
-    pub path: &'a str,
-    pub csrf_token: &'a str,
+    /// The frame: language, texts, address and sign-out token.
+    pub layout: Layout<'a>,
     /// `None` when `LOGTO_RESOURCES` is empty.
     pub token: Option<&'a AccessTokenView>,
 }
@@ -203,13 +207,8 @@ pub struct ApiTokenPage<'a> {
 #[derive(Template)]
 #[template(path = "organization_token.html")]
 pub struct OrganizationTokenPage<'a> {
-    /// The page's language: `<html lang>` and the switcher.
-    pub locale: Locale,
-    /// Every string, in [`locale`](Self::locale).
-    pub t: &'static Texts,
-    /// This page's address, where the language switcher brings the visitor back.
-    pub path: &'a str,
-    pub csrf_token: &'a str,
+    /// The frame: language, texts, address and sign-out token.
+    pub layout: Layout<'a>,
     pub organization_id: &'a str,
     pub token: &'a AccessTokenView,
 }
@@ -218,12 +217,8 @@ pub struct OrganizationTokenPage<'a> {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
-    /// The page's language: `<html lang>` and the switcher.
-    pub locale: Locale,
-    /// Every string, in [`locale`](Self::locale).
-    pub t: &'static Texts,
-    /// This page's address, where the language switcher brings the visitor back.
-    pub path: &'a str,
+    /// The frame: language, texts, address and sign-out token.
+    pub layout: Layout<'a>,
     pub status: u16,
     pub title: &'a str,
     pub message: &'a str,

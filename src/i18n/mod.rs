@@ -14,7 +14,10 @@ use std::future::{Ready, ready};
 use std::str::FromStr;
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::http::header::ACCEPT_LANGUAGE;
+use actix_web::http::header::{
+    ACCEPT_LANGUAGE, AcceptLanguage, HeaderValue, LanguageTag, Preference, Quality, QualityItem,
+    from_comma_delimited,
+};
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use serde::Serialize;
 
@@ -81,47 +84,33 @@ impl Locale {
             .unwrap_or_default()
     }
 
-    /// The supported language the browser prefers, from an `Accept-Language` value: the
-    /// highest `q` wins, the earlier range on a tie. `ja-JP` counts as `ja`; ranges with
-    /// `q=0` or a malformed `q` are skipped. `None` when no supported language is listed.
+    /// The supported language the browser prefers, from one `Accept-Language` value, read by
+    /// actix-web's parser (RFC 9110's grammar): the highest `q` wins, the earlier range on a
+    /// tie. `ja-JP` counts as `ja`; ranges with `q=0`, and ranges that break the grammar (a
+    /// malformed tag, `q` or parameter), are skipped. `None` when no supported language is listed.
     pub fn negotiate(accept_language: &str) -> Option<Self> {
-        let mut best: Option<(Self, f32)> = None;
-        for range in accept_language.split(',') {
-            let mut parts = range.split(';');
-            let tag = parts.next().unwrap_or_default().trim();
-            let (Some(locale), Some(weight)) = (Self::for_tag(tag), weight(parts)) else {
-                continue;
-            };
-            if weight > 0.0 && best.is_none_or(|(_, best_weight)| weight > best_weight) {
-                best = Some((locale, weight));
-            }
-        }
-        best.map(|(locale, _)| locale)
+        let value = HeaderValue::from_str(accept_language).ok()?;
+        let ranges: Vec<QualityItem<Preference<LanguageTag>>> =
+            from_comma_delimited(std::iter::once(&value)).ok()?;
+        let acceptable = ranges
+            .into_iter()
+            .filter(|range| range.quality > Quality::ZERO)
+            .collect();
+        AcceptLanguage(acceptable)
+            .ranked()
+            .into_iter()
+            .find_map(|preference| match preference {
+                Preference::Specific(tag) => Self::for_primary_subtag(tag.primary_language()),
+                Preference::Any => None,
+            })
     }
 
-    /// The language of a tag like `ja-JP`, by its primary subtag.
-    fn for_tag(tag: &str) -> Option<Self> {
-        let primary = tag.split('-').next().unwrap_or_default();
+    /// The language of a tag's primary subtag (`ja` of `ja-JP`).
+    fn for_primary_subtag(primary: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|locale| primary.eq_ignore_ascii_case(locale.code()))
     }
-}
-
-/// The `q` weight among a language range's parameters: 1 when absent, `None` when malformed.
-fn weight<'a>(params: impl Iterator<Item = &'a str>) -> Option<f32> {
-    let mut weight = 1.0;
-    for param in params {
-        let (name, value) = param.split_once('=')?;
-        if name.trim().eq_ignore_ascii_case("q") {
-            weight = value
-                .trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|q| (0.0..=1.0).contains(q))?;
-        }
-    }
-    Some(weight)
 }
 
 /// A language code that is not one of [`Locale::ALL`].
@@ -447,7 +436,18 @@ mod tests {
 
     #[test]
     fn japanese_visitors_are_recognized_by_accept_language() {
-        for header in ["ja", "ja-JP,en;q=0.5", "JA-jp", "fr, ja;q=0.8, en;q=0.7"] {
+        for header in [
+            "ja",
+            "ja-JP,en;q=0.5",
+            "JA-jp",
+            "fr, ja;q=0.8, en;q=0.7",
+            "  ja  ",
+            "ja ; q=0.5",
+            "ja;Q=0.5",
+            "ja;q=1.000",
+            "ja-JP-u-ca-japanese",
+            ",,ja,,",
+        ] {
             assert_eq!(Locale::negotiate(header), Some(Locale::Ja), "{header:?}");
         }
     }
@@ -483,6 +483,36 @@ mod tests {
         ] {
             assert_eq!(Locale::negotiate(header), None, "{header:?}");
         }
+    }
+
+    /// The hand-written parser before actix-web's took these; RFC 9110's grammar refuses them.
+    #[test]
+    fn ranges_that_break_the_grammar_are_skipped() {
+        for header in [
+            "ja;q=.5",
+            "ja;q=1e-1",
+            "ja;q=0.0001",
+            "ja; q = 0.5",
+            "ja;level=1",
+            "ja-",
+            "ja-abcdefghi",
+            "ja;q=0.5;q=0.9",
+        ] {
+            assert_eq!(Locale::negotiate(header), None, "{header:?}");
+            assert_eq!(
+                Locale::negotiate(&format!("{header}, en;q=0.1")),
+                Some(Locale::En)
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_first_accept_language_line_counts() {
+        let request = actix_web::test::TestRequest::default()
+            .append_header((ACCEPT_LANGUAGE, "fr"))
+            .append_header((ACCEPT_LANGUAGE, "ja"))
+            .to_http_request();
+        assert_eq!(Locale::of_request(&request), Locale::En);
     }
 
     #[test]

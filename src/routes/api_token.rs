@@ -4,7 +4,7 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::logto::{LogtoClient, TokenTarget};
 use crate::session::{SignedInUser, UserSession};
-use crate::templates::{AccessTokenView, ApiTokenPage, html_page};
+use crate::templates::{AccessTokenView, ApiTokenPage, Layout, html_page};
 use crate::tokens::TokenService;
 
 /// The API resources requested at sign-in (`LOGTO_RESOURCES`).
@@ -31,10 +31,7 @@ pub async fn api_token(
         None => None,
     };
     Ok(html_page(&ApiTokenPage {
-        locale,
-        t: locale.texts(),
-        path: "/api-token",
-        csrf_token: &user.csrf_token,
+        layout: Layout::signed_in(locale, "/api-token", &user.csrf_token),
         token: token.as_ref(),
     })?)
 }

@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::session::UserSession;
 use crate::sign_in_methods::SignInMethods;
-use crate::templates::{EmailForm, HomePage, SocialButton, UserView, html_page};
+use crate::templates::{EmailForm, HomePage, Layout, SocialButton, UserView, html_page};
 
 /// `GET /`: shows whether the visitor is signed in. Reading an absent session creates
 /// nothing, so anonymous visitors get no cookie and no Redis key.
@@ -42,12 +42,13 @@ pub(crate) async fn render_home(
         error: rejected_email.map(|_| t.invalid_email),
     });
     let page = HomePage {
-        locale,
-        t,
         // Also for the home page re-rendered by `POST /sign-in`: a GET there would sign in.
-        path: "/",
+        layout: Layout::new(
+            locale,
+            "/",
+            user.as_ref().map(|user| user.csrf_token.as_str()),
+        ),
         user: view.as_ref(),
-        csrf_token: user.as_ref().map(|user| user.csrf_token.as_str()),
         social: &social,
         email_form: email_form.as_ref(),
     };

@@ -4,7 +4,7 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::logto::{LogtoClient, LogtoError, TokenTarget};
 use crate::session::{SignedInUser, UserSession};
-use crate::templates::{AccessTokenView, OrganizationTokenPage, html_page};
+use crate::templates::{AccessTokenView, Layout, OrganizationTokenPage, html_page};
 use crate::tokens::TokenService;
 
 /// `GET /organizations/{id}/token` (signed-in only): the claims of the user's organization
@@ -43,10 +43,7 @@ pub async fn organization_token(
 
     let path = format!("/organizations/{organization_id}/token");
     Ok(html_page(&OrganizationTokenPage {
-        locale,
-        t: locale.texts(),
-        path: &path,
-        csrf_token: &user.csrf_token,
+        layout: Layout::signed_in(locale, &path, &user.csrf_token),
         organization_id: &organization_id,
         token: &AccessTokenView::new(&audience, &claims),
     })?)

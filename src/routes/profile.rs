@@ -4,7 +4,7 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::logto::{LogtoClient, LogtoError, TokenTarget, decode_stored_id_token};
 use crate::session::{SignedInUser, UserSession};
-use crate::templates::{Claim, ProfilePage, UserView, claims_table, html_page};
+use crate::templates::{Claim, Layout, ProfilePage, UserView, claims_table, html_page};
 use crate::tokens::TokenService;
 
 /// `GET /profile` (signed-in only): the verified ID token claims, and fresh userinfo from
@@ -49,11 +49,8 @@ pub async fn profile(
     let userinfo_table: Vec<Claim> = claims_table(&serde_json::Value::Object(userinfo));
 
     Ok(html_page(&ProfilePage {
-        locale,
-        t: locale.texts(),
-        path: "/profile",
+        layout: Layout::signed_in(locale, "/profile", &user.csrf_token),
         user: &UserView::from(&user.profile),
-        csrf_token: &user.csrf_token,
         id_token_claims: &id_token_table,
         userinfo: &userinfo_table,
         organizations: &organizations,

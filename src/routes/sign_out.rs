@@ -7,7 +7,7 @@ use crate::i18n::Locale;
 use crate::logto::{LogtoClient, error_chain};
 use crate::routes::see_other;
 use crate::session::UserSession;
-use crate::templates::{SignOutPage, html_page};
+use crate::templates::{Layout, SignOutPage, html_page};
 use crate::tokens::TokenService;
 
 /// The sign-out form.
@@ -26,10 +26,7 @@ pub async fn confirm_sign_out(
         return Ok(see_other("/"));
     };
     Ok(html_page(&SignOutPage {
-        locale,
-        t: locale.texts(),
-        path: "/sign-out",
-        csrf_token: &user.csrf_token,
+        layout: Layout::signed_in(locale, "/sign-out", &user.csrf_token),
     })?)
 }
 

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { argon2Verify } from 'hash-wasm';
 
+import { dockerignoreMatcher, parseDockerfile } from './docker-build.mjs';
 import {
   loadCompose,
   loadDemoEnv,
@@ -202,33 +203,8 @@ describe('.env.demo', () => {
   });
 });
 
-/** The Dockerfile as instructions (continuations joined, comments dropped), split in stages. */
-const dockerfileStages = () => {
-  const logical = [];
-  let current = '';
-  for (const line of readRepoFile('Dockerfile').split('\n')) {
-    if (current === '' && /^\s*#/.test(line)) continue;
-    if (current !== '' && /^\s*#/.test(line)) continue;
-    if (/\\\s*$/.test(line)) {
-      current += `${line.replace(/\\\s*$/, '')} `;
-      continue;
-    }
-    current += line;
-    if (current.trim() !== '') logical.push(current.trim().replace(/\s+/g, ' '));
-    current = '';
-  }
-  const stages = [];
-  for (const instruction of logical) {
-    const [keyword] = instruction.split(' ', 1);
-    const args = instruction.slice(keyword.length).trim();
-    if (keyword.toUpperCase() === 'FROM') stages.push({ from: args, instructions: [] });
-    else stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
-  }
-  return stages;
-};
-
 describe('Dockerfile', () => {
-  const stages = dockerfileStages();
+  const stages = parseDockerfile(readRepoFile('Dockerfile'));
   const [builder] = stages;
   const runtime = stages.at(-1);
   const all = (stage, keyword) => stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
@@ -293,29 +269,9 @@ describe('Dockerfile', () => {
 });
 
 describe('.dockerignore', () => {
-  // Docker's rules: the last matching line wins; a pattern matching a parent directory
-  // matches everything under it.
-  const rules = readRepoFile('.dockerignore')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const exclude = !line.startsWith('!');
-      const pattern = line.replace(/^!/, '').replace(/\/+$/, '');
-      const source = pattern
-        .split('/')
-        .map((part) => (part === '**' ? '\u0000' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
-        .join('/')
-        .replace(/\u0000\//g, '(?:.*/)?')
-        .replace(/\u0000/g, '.*');
-      return { exclude, regex: new RegExp(`^${source}$`) };
-    });
-  const excluded = (file) => {
-    const prefixes = file.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
-    let result = false;
-    for (const rule of rules) if (prefixes.some((prefix) => rule.regex.test(prefix))) result = rule.exclude;
-    return result;
-  };
+  // Docker's rules (see docker-build.mjs): the last matching line wins; a pattern matching a
+  // parent directory matches everything under it.
+  const excluded = dockerignoreMatcher(readRepoFile('.dockerignore')).ignores;
 
   test('lets in what the Dockerfile copies', () => {
     for (const file of ['Cargo.toml', 'Cargo.lock', 'build.rs', 'src/main.rs', 'src/lib.rs', 'templates/base.html', 'static/style.css']) {
