@@ -217,10 +217,14 @@ impl ErrorView {
 
     /// Logs `error` as this view calls for: outages at debug (they are logged once where they
     /// are found, not once per request that meets them), this server's failures as errors,
-    /// other refusals as warnings, and a missing page or method not at all (what scanners and
-    /// link checkers try). Text from the request in the message is escaped.
+    /// other refusals as warnings; a redirect (to sign in) and a missing page or method not
+    /// at all (what scanners and link checkers try). Text from the request in the message is
+    /// escaped.
     pub fn log(&self, error: &(dyn std::error::Error + 'static)) {
         let status = self.status;
+        if !self.has_page() {
+            return;
+        }
         let chain = Escaped(&error_chain(error));
         if matches!(
             self.kind,
@@ -619,6 +623,78 @@ mod tests {
             "text/html; charset=utf-8"
         );
         assert_eq!(response.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+    }
+
+    /// Every log record of this test binary, with its level.
+    static RECORDS: std::sync::Mutex<Vec<(log::Level, String)>> = std::sync::Mutex::new(Vec::new());
+
+    struct Recorder;
+
+    impl log::Log for Recorder {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if let Ok(mut records) = RECORDS.lock() {
+                records.push((record.level(), record.args().to_string()));
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    /// The levels at which lines holding `marker` were logged.
+    fn logged(marker: &str) -> Vec<log::Level> {
+        RECORDS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, line)| line.contains(marker))
+            .map(|(level, _)| *level)
+            .collect()
+    }
+
+    #[test]
+    fn failures_are_logged_at_the_level_their_view_calls_for() {
+        static RECORDER: Recorder = Recorder;
+        let _ = log::set_logger(&RECORDER);
+        log::set_max_level(log::LevelFilter::Trace);
+        let log = |error: AuthError| error.view().log(&error);
+        log(AuthError::BadRequest("marker-refused".into()));
+        log(AuthError::SessionWrite("marker-ours".into()));
+        log(AuthError::Logto(LogtoError::TokenEndpointUnreachable(
+            "marker-outage".into(),
+        )));
+        log(AuthError::SignInRequired {
+            return_to: "/marker-redirect".into(),
+        });
+        log(AuthError::InvalidSignInOption("marker\nforged line".into()));
+        #[derive(Debug, thiserror::Error)]
+        #[error("marker-scanner")]
+        struct Scanner;
+        ErrorView::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, Retry::Home).log(&Scanner);
+
+        assert_eq!(logged("marker-refused"), [log::Level::Warn]);
+        assert_eq!(logged("marker-ours"), [log::Level::Error]);
+        assert_eq!(
+            logged("marker-outage"),
+            [log::Level::Debug],
+            "logged once where found"
+        );
+        assert_eq!(
+            logged("marker-redirect"),
+            Vec::<log::Level>::new(),
+            "a redirect is no failure"
+        );
+        assert_eq!(
+            logged("marker-scanner"),
+            Vec::<log::Level>::new(),
+            "what scanners try"
+        );
+        assert_eq!(
+            logged("marker\\nforged line"),
+            [log::Level::Warn],
+            "request text is escaped"
+        );
     }
 
     #[test]
