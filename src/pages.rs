@@ -15,7 +15,9 @@ use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::templates::{ErrorPage, SignOutPage};
 
-/// The Bookstore's look and languages for the pages logto-actix answers with.
+/// The Bookstore's look and languages for the pages logto-actix answers with. The refused
+/// email form is still the `POST /sign-in` route's own (it shows the visitor, whom the hook
+/// learns once the routes move into logto-actix), so `email_rejected_page` keeps its default.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BookstorePages;
 

@@ -249,6 +249,44 @@ mod tests {
         assert_eq!(evidence.to_string(), "origin: https://evil.example");
     }
 
+    #[actix_web::test]
+    async fn the_middleware_answers_a_cross_site_write_itself_with_a_403_page() {
+        use actix_web::middleware::from_fn;
+        use actix_web::test::{TestRequest, call_service, init_service, read_body};
+        use actix_web::{App, HttpResponse, web};
+
+        let app = init_service(
+            App::new()
+                .wrap(from_fn(|request, next| {
+                    refuse_cross_site_writes(guard(), request, next)
+                }))
+                .route(
+                    "/sign-in",
+                    web::post().to(|| async { HttpResponse::Ok().body("signed in") }),
+                ),
+        )
+        .await;
+        let cross_site = TestRequest::post()
+            .uri("/sign-in")
+            .insert_header(("sec-fetch-site", "cross-site"))
+            .to_request();
+        let response = call_service(&app, cross_site).await;
+        assert_eq!(response.status(), actix_web::http::StatusCode::FORBIDDEN);
+        let page = read_body(response).await;
+        assert!(
+            String::from_utf8_lossy(&page).contains("Sent from another site"),
+            "the error page, not the service"
+        );
+        let same_origin = TestRequest::post()
+            .uri("/sign-in")
+            .insert_header(("sec-fetch-site", "same-origin"))
+            .to_request();
+        assert_eq!(
+            read_body(call_service(&app, same_origin).await).await,
+            "signed in"
+        );
+    }
+
     #[test]
     fn a_base_url_without_an_origin_is_refused_at_startup() {
         assert!(CrossSiteGuard::for_base_url(&Url::parse("file:///srv/books").unwrap()).is_err());
