@@ -78,7 +78,7 @@ pub fn error_page_in(locale: Locale, view: &ErrorView) -> String {
 }
 
 /// Gives every error response inside it the Bookstore's page in the visitor's language
-/// ([`render_error_pages`] with [`BookstorePages`]): [`AppError::error_response`] has no
+/// ([`render_error_pages`] with [`BookstorePages`]): `AppError`'s `error_response` has no
 /// request to learn the language from. The status and the headers (a session cookie being
 /// cleared, for example) are kept; only the page changes.
 pub async fn render_errors_in_visitor_language(
