@@ -38,13 +38,15 @@ ENV CARGO_PROFILE_RELEASE_STRIP=symbols \
 #    our crates. `-p` builds the app and what it depends on, not the workspace's other members.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/logto-client/Cargo.toml crates/logto-client/
+COPY crates/logto-actix/Cargo.toml crates/logto-actix/
 COPY crates/test-support/Cargo.toml crates/test-support/
-RUN mkdir src crates/logto-client/src crates/test-support/src \
+RUN mkdir src crates/logto-client/src crates/logto-actix/src crates/test-support/src \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > build.rs \
-    && touch src/lib.rs crates/logto-client/src/lib.rs crates/test-support/src/lib.rs \
+    && touch src/lib.rs crates/logto-client/src/lib.rs crates/logto-actix/src/lib.rs \
+       crates/test-support/src/lib.rs \
     && cargo build --release --locked -p logto-bookstore \
-    && rm -rf src build.rs crates/logto-client/src crates/test-support/src
+    && rm -rf src build.rs crates/logto-client/src crates/logto-actix/src crates/test-support/src
 
 # 2. The crates themselves. `touch` makes sure cargo sees the real sources as newer than the
 #    dummy build, whatever modification times the build context carries. build.rs compresses
@@ -56,7 +58,7 @@ COPY crates ./crates
 COPY templates ./templates
 COPY static ./static
 RUN touch build.rs src/main.rs src/lib.rs crates/logto-client/src/lib.rs \
-    crates/test-support/src/lib.rs \
+    crates/logto-actix/src/lib.rs crates/test-support/src/lib.rs \
     && cargo build --release --locked -p logto-bookstore \
     && cp target/release/logto-bookstore logto-bookstore
 

@@ -9,14 +9,14 @@
 //! - [`assets`], [`content_coding`] and [`security_headers`]: fingerprinted static files,
 //!   compressed for browsers that accept it, and the headers of every response.
 //! - [`healthcheck`]: the container's health probe (`logto-bookstore healthcheck`).
-//! - [`cross_site`]: refuses forms posted from other sites.
+//! - [`pages`]: the Bookstore's pages for `logto-actix`'s hook (error pages, sign-out), in
+//!   the visitor's language.
 //! - [`claim_time`]: readable UTC dates for timestamp claims.
 
 pub mod assets;
 pub mod claim_time;
 pub mod configuration;
 pub mod content_coding;
-pub mod cross_site;
 pub mod error;
 pub mod healthcheck;
 pub mod i18n;
@@ -24,11 +24,11 @@ pub mod i18n;
 /// `crate::log_safe::…` and `crate::return_to::…` working in the app.
 pub use logto_client as logto;
 pub use logto_client::{log_safe, return_to};
+pub mod pages;
 pub mod routes;
 pub mod security_headers;
 pub mod session;
 pub mod shared_redis;
-pub mod sign_in_methods;
 pub mod startup;
 pub mod templates;
 pub mod tokens;

@@ -8,19 +8,20 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::{Logger, from_fn};
 use actix_web::{App, HttpServer, web};
+use logto_actix::SignInMethods;
+use logto_actix::cross_site::{CrossSiteGuard, OpaqueOrigin, refuse_cross_site_writes};
 
 use crate::configuration::{SessionSecret, SessionStoreKind, Settings};
-use crate::cross_site::{CrossSiteGuard, OpaqueOrigin, refuse_cross_site_writes};
-use crate::error::{AppError, render_errors_in_visitor_language};
+use crate::error::AppError;
 use crate::i18n::LanguageCookie;
 use crate::logto::{LogtoClient, LogtoConfig, LogtoError, error_chain};
+use crate::pages::render_errors_in_visitor_language;
 use crate::routes::{self, ApiResources, Endpoint, Readiness};
 use crate::security_headers::security_headers;
 use crate::session::{
     self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionConfig, SessionDirectory,
     SessionLifetimes, SignInCookie,
 };
-use crate::sign_in_methods::SignInMethods;
 use crate::tokens::TokenService;
 
 /// One line per request: the peer's address, the path but never the query string (the
@@ -121,7 +122,7 @@ impl Application {
             logto: Arc::clone(&logto),
             redis: backend.redis().cloned(),
         });
-        let access_log_format = if settings.server.trust_proxy {
+        let access_log_format = if settings.trust_proxy {
             PROXIED_ACCESS_LOG_FORMAT
         } else {
             ACCESS_LOG_FORMAT

@@ -6,6 +6,7 @@
 //! anonymous visitors still get no session.
 
 mod en;
+mod error_text;
 mod ja;
 
 use std::convert::Infallible;
@@ -20,6 +21,8 @@ use actix_web::http::header::{
 };
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use serde::Serialize;
+
+pub use error_text::ErrorText;
 
 /// The cookie that remembers the language picked with the switcher.
 pub const LANG_COOKIE: &str = "lang";

@@ -1,11 +1,12 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web;
+use logto_actix::SignInMethods;
 
 use crate::error::AppError;
 use crate::i18n::Locale;
+use crate::pages::connector_label;
 use crate::session::UserSession;
-use crate::sign_in_methods::SignInMethods;
 use crate::templates::{EmailForm, HomePage, Layout, SocialButton, UserView, html_page};
 
 /// `GET /`: shows whether the visitor is signed in. Reading an absent session creates
@@ -34,7 +35,7 @@ pub(crate) async fn render_home(
         .iter()
         .map(|target| SocialButton {
             target: target.clone(),
-            label: SignInMethods::label(target),
+            label: connector_label(target),
         })
         .collect::<Vec<_>>();
     let email_form = methods.email_sign_in.then(|| EmailForm {

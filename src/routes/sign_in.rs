@@ -1,4 +1,5 @@
 use actix_web::{HttpResponse, web};
+use logto_actix::sign_in_methods::{SignInMethods, valid_email};
 use serde::Deserialize;
 
 use crate::error::AppError;
@@ -6,7 +7,6 @@ use crate::i18n::Locale;
 use crate::logto::{DirectSignIn, FirstScreen, Identifier, LogtoClient, SignInOptions};
 use crate::routes::{home::render_home, see_other};
 use crate::session::{SignInAttempts, UserSession};
-use crate::sign_in_methods::{SignInMethods, valid_email};
 
 /// What `/sign-in` accepts, from a link's query string or the email form. Anything else is a
 /// 400: nothing unknown is passed through to Logto.

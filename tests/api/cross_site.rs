@@ -57,8 +57,8 @@ async fn assert_refused(response: Response, what: &str) {
     );
     let page = response.text().await.unwrap();
     assert!(
-        page.contains(REFUSED_TITLE),
-        "{what}: the templated page:\n{page}"
+        page.contains(REFUSED_TITLE) && page.contains("Back to the Bookstore"),
+        "{what}: the Bookstore's page, not logto-actix's plain one:\n{page}"
     );
 }
 

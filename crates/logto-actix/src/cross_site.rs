@@ -1,4 +1,4 @@
-//! Refuses cross-site requests that could change state (issue 11 §3).
+//! Refuses cross-site requests that could change state.
 //!
 //! A page on another site can make the visitor's browser post a form here: without this
 //! check, an auto-submitted `POST /sign-in` would replace the visitor's session cookie.
@@ -13,7 +13,7 @@
 //!
 //! GET stays open to every site: links from elsewhere to `/sign-in` or a page must work, and
 //! GET changes nothing that a cross-site page could abuse (sign-out is a POST). The refusal
-//! is a 403 with the templated page, answered before the session middleware runs, so that it
+//! is a 403 with the error page, answered before the session middleware runs, so that it
 //! carries no `Set-Cookie`.
 
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, ORIGIN};
 use actix_web::middleware::Next;
 use url::Url;
 
-use crate::error::AppError;
+use crate::error::AuthError;
 
 /// The header a browser sets on every request to a secure context (https, or localhost and
 /// 127.0.0.1 on plain http): how the request's initiator relates to its target.
@@ -35,7 +35,7 @@ const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 const ALLOWED_FETCH_SITES: [&str; 2] = ["same-origin", "none"];
 
 /// `BASE_URL` has no origin a browser could send (it is not an http or https URL with a host).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("BASE_URL {0} has no origin to compare the Origin header with")]
 pub struct OpaqueOrigin(String);
 
@@ -102,7 +102,7 @@ fn refuse_unless(
 }
 
 /// The middleware (for `actix_web::middleware::from_fn`): passes same-origin and safe
-/// requests on, answers the others with [`AppError::CrossSiteRequest`] without calling the
+/// requests on, answers the others with [`AuthError::CrossSiteRequest`] without calling the
 /// services inside it.
 pub async fn refuse_cross_site_writes<B: MessageBody>(
     guard: CrossSiteGuard,
@@ -117,7 +117,7 @@ pub async fn refuse_cross_site_writes<B: MessageBody>(
         // A response rather than an `Err`, so that the outer middleware (the security
         // headers, the visitor's language) still apply to it.
         Err(evidence) => Ok(request
-            .error_response(AppError::CrossSiteRequest {
+            .error_response(AuthError::CrossSiteRequest {
                 evidence: evidence.to_string(),
             })
             .map_into_right_body()),
@@ -247,6 +247,44 @@ mod tests {
             .unwrap_err();
         // Escaped once, where it is logged (`log_safe::Escaped`).
         assert_eq!(evidence.to_string(), "origin: https://evil.example");
+    }
+
+    #[actix_web::test]
+    async fn the_middleware_answers_a_cross_site_write_itself_with_a_403_page() {
+        use actix_web::middleware::from_fn;
+        use actix_web::test::{TestRequest, call_service, init_service, read_body};
+        use actix_web::{App, HttpResponse, web};
+
+        let app = init_service(
+            App::new()
+                .wrap(from_fn(|request, next| {
+                    refuse_cross_site_writes(guard(), request, next)
+                }))
+                .route(
+                    "/sign-in",
+                    web::post().to(|| async { HttpResponse::Ok().body("signed in") }),
+                ),
+        )
+        .await;
+        let cross_site = TestRequest::post()
+            .uri("/sign-in")
+            .insert_header(("sec-fetch-site", "cross-site"))
+            .to_request();
+        let response = call_service(&app, cross_site).await;
+        assert_eq!(response.status(), actix_web::http::StatusCode::FORBIDDEN);
+        let page = read_body(response).await;
+        assert!(
+            String::from_utf8_lossy(&page).contains("Sent from another site"),
+            "the error page, not the service"
+        );
+        let same_origin = TestRequest::post()
+            .uri("/sign-in")
+            .insert_header(("sec-fetch-site", "same-origin"))
+            .to_request();
+        assert_eq!(
+            read_body(call_service(&app, same_origin).await).await,
+            "signed in"
+        );
     }
 
     #[test]

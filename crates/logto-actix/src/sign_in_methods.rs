@@ -1,4 +1,4 @@
-//! The ways to sign in that the home page offers, from Logto's connectors.
+//! The ways to sign in that a product offers, from Logto's connectors.
 
 /// Offered sign-in methods; Logto's connectors themselves are configured in Logto.
 #[derive(Debug, Clone, Default)]
@@ -7,25 +7,6 @@ pub struct SignInMethods {
     pub social_connectors: Vec<String>,
     /// Whether "Email me a code" (the email connector) is offered.
     pub email_sign_in: bool,
-}
-
-impl SignInMethods {
-    /// A connector target as a button label: `github` → `GitHub`.
-    pub fn label(target: &str) -> String {
-        match target {
-            "github" => "GitHub".to_owned(),
-            "xiaomi" => "Xiaomi".to_owned(),
-            "google" => "Google".to_owned(),
-            "wechat" => "WeChat".to_owned(),
-            other => {
-                let mut chars = other.chars();
-                chars
-                    .next()
-                    .map(|first| first.to_uppercase().chain(chars).collect())
-                    .unwrap_or_default()
-            }
-        }
-    }
 }
 
 /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces,
@@ -74,12 +55,5 @@ mod tests {
         ] {
             assert!(!valid_email(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn connector_targets_become_button_labels() {
-        assert_eq!(SignInMethods::label("github"), "GitHub");
-        assert_eq!(SignInMethods::label("xiaomi"), "Xiaomi");
-        assert_eq!(SignInMethods::label("discord"), "Discord");
     }
 }
