@@ -9,13 +9,14 @@ use actix_web::cookie::Key;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::logto::session::SessionLifetimes;
+
 /// The scopes Logto reserves; they are always requested.
 pub const RESERVED_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
 
-/// A session's longest life: Logto's refresh token lives 14 days.
-const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(14 * 24 * 60 * 60);
-/// An unused session ends after a day, like express-openid-connect's `rollingDuration`.
-const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// A session's longest life (14 days) and its idle timeout (a day): the protocol's defaults.
+const DEFAULT_SESSION_TTL: Duration = SessionLifetimes::DEFAULT_ABSOLUTE;
+const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = SessionLifetimes::DEFAULT_IDLE;
 
 /// Values accepted in `LOGTO_PROMPT` (OpenID Connect Core §3.1.2.1).
 const PROMPT_VALUES: [&str; 4] = ["consent", "login", "none", "select_account"];
