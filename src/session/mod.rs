@@ -6,7 +6,6 @@
 //! (sign-out, back-channel logout) and is within its two lifetimes: `SESSION_TTL` from the
 //! sign-in, and `SESSION_IDLE_TIMEOUT` since it was last used.
 
-mod cookie_budget;
 mod records;
 mod redis_store;
 mod sign_in_attempts;
@@ -27,7 +26,7 @@ use crate::logto::session::{
 use crate::tokens::TokenService;
 
 pub use crate::logto::session::SessionLifetimes;
-pub use cookie_budget::{CookieBudget, MAX_COOKIE_BYTES};
+pub use crate::logto::session::{CookieBudget, MAX_COOKIE_BYTES};
 pub use records::{AppRecords, RedisRecords};
 pub use sign_in_attempts::{SIGN_IN_COOKIE_NAME, SignInAttempt, SignInAttempts, SignInCookie};
 pub use store::{

@@ -12,6 +12,7 @@
 
 mod attempts;
 mod capacity;
+mod cookie_budget;
 mod guard;
 mod lifetimes;
 mod memory;
@@ -28,6 +29,7 @@ use crate::types::{SignedIn, TokenSet, UserProfile};
 
 pub use attempts::{MAX_SIGN_IN_ATTEMPTS, SignInAttempt, SignInAttempts};
 pub use capacity::{SessionCapacity, TooLarge, Unbounded};
+pub use cookie_budget::{CookieBudget, MAX_COOKIE_BYTES};
 pub use guard::{BackchannelError, BackchannelLogout, Checked, SessionGuard, SignOut};
 pub use lifetimes::{InvalidLifetimes, SessionLifetimes};
 pub use memory::MemoryRecords;
