@@ -143,6 +143,14 @@ impl RedisRecords {
     pub fn new(redis: SharedRedis) -> Self {
         Self { redis }
     }
+
+    /// Deletes `key`, which holds `what`; a failure is only logged, since the key expires by
+    /// itself.
+    async fn delete_or_let_expire(&self, key: String, what: &str) {
+        if let Err(error) = self.redis.query::<i64>(redis::cmd("DEL").arg(key)).await {
+            log::warn!("could not delete {what} (it expires by itself): {error}");
+        }
+    }
 }
 
 /// A refresh of one grant at a time across instances: `SET NX PX`, polled.
@@ -236,13 +244,8 @@ impl TokenHandOff for RedisRecords {
     }
 
     async fn forget(&self, grant_id: &str) {
-        if let Err(error) = self
-            .redis
-            .query::<i64>(redis::cmd("DEL").arg(handoff_key(grant_id)))
-            .await
-        {
-            log::warn!("could not delete a token hand-off (it expires by itself): {error}");
-        }
+        self.delete_or_let_expire(handoff_key(grant_id), "a token hand-off")
+            .await;
     }
 }
 
@@ -306,13 +309,8 @@ impl LogoutTokenLedger for RedisRecords {
     }
 
     async fn forget(&self, jti: &str) {
-        if let Err(error) = self
-            .redis
-            .query::<i64>(redis::cmd("DEL").arg(jti_key(jti)))
-            .await
-        {
-            log::warn!("could not forget a logout token (it expires by itself): {error}");
-        }
+        self.delete_or_let_expire(jti_key(jti), "a logout token")
+            .await;
     }
 }
 

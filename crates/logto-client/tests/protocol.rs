@@ -12,21 +12,12 @@ use logto_client::session::{
     LogoutTokenLedger, MemoryRecords, SessionCapacity, SessionData, SessionError, SessionGuard,
     SessionLifetimes, SessionWrite, StoreError, TokenHandOff, TokenState, TooLarge, Unbounded,
 };
-use logto_client::{
-    Backoff, CallbackParams, LogtoClient, LogtoConfig, SignInOptions, TokenTarget, unix_now,
-};
-use reqwest::StatusCode;
-use reqwest::header::LOCATION;
-use secrecy::SecretString;
-use url::Url;
+use logto_client::{Backoff, LogtoClient, LogtoConfig, SignInOptions, TokenTarget, unix_now};
 
-use test_support::browser::{query_pairs, query_value};
-use test_support::idp::{BOOKSTORE_API, LogoutTokenSpec, Misbehaviour, RegisteredClient, TestIdp};
+use test_support::idp::{BOOKSTORE_API, LogoutTokenSpec, Misbehaviour, TestIdp};
 use test_support::poll;
 
-const APP_ADDRESS: &str = "http://localhost:8000";
-const APP_ID: &str = "bookstore-test";
-const APP_SECRET: &str = "bookstore-test-secret";
+mod common;
 
 /// The IdP, a client of it, and one app's protocol on in-process records.
 struct Fixture<R = MemoryRecords> {
@@ -43,20 +34,7 @@ async fn setup_with<R>(adjust: impl FnOnce(&mut LogtoConfig), records: R) -> Fix
 where
     R: GrantLock + TokenHandOff + EndedSessions + LogoutTokenLedger,
 {
-    let idp = TestIdp::start(RegisteredClient {
-        client_id: APP_ID.to_owned(),
-        client_secret: APP_SECRET.to_owned(),
-        redirect_uri: format!("{APP_ADDRESS}/callback"),
-        post_logout_redirect_uri: format!("{APP_ADDRESS}/"),
-    })
-    .await;
-    let mut config = LogtoConfig::new(
-        Url::parse(&idp.endpoint()).expect("the IdP's endpoint is a URL"),
-        APP_ID.to_owned(),
-        SecretString::from(APP_SECRET),
-        Url::parse(&format!("{APP_ADDRESS}/callback")).expect("a URL"),
-        Url::parse(&format!("{APP_ADDRESS}/")).expect("a URL"),
-    );
+    let (idp, mut config) = common::idp_and_config(common::APP_SECRET).await;
     config.resources = vec![BOOKSTORE_API.to_owned()];
     config.scopes.extend(["email".into(), "read:books".into()]);
     adjust(&mut config);
@@ -70,43 +48,9 @@ where
 }
 
 impl<R: GrantLock + TokenHandOff + EndedSessions + LogoutTokenLedger> Fixture<R> {
-    /// Signs in by hand (authorization URL, the IdP's redirect, the callback) and makes the
-    /// session record a framework would store.
+    /// Signs in by hand and makes the session record a framework would store.
     async fn sign_in(&self) -> SessionData {
-        let start = self
-            .client
-            .start_sign_in(&SignInOptions::default())
-            .await
-            .expect("the sign-in starts");
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a browser-like client");
-        let at_idp = browser
-            .get(start.url.as_str())
-            .send()
-            .await
-            .expect("the IdP answers");
-        assert_eq!(at_idp.status(), StatusCode::SEE_OTHER);
-        let callback = at_idp.headers()[LOCATION]
-            .to_str()
-            .expect("ASCII")
-            .to_owned();
-        let pairs = query_pairs(&callback);
-        let value = |name| query_value(&pairs, name).map(str::to_owned);
-        let params = CallbackParams {
-            code: value("code"),
-            state: value("state"),
-            iss: value("iss"),
-            error: value("error"),
-            error_description: value("error_description"),
-        };
-        let signed_in = self
-            .client
-            .finish_sign_in(&start.pending, &params)
-            .await
-            .expect("the sign-in finishes");
-        SessionData::new(signed_in)
+        SessionData::new(common::sign_in_by_hand(&self.client, &SignInOptions::default()).await)
     }
 
     fn tokens(&self) -> &AccessTokens<R> {
