@@ -19,7 +19,7 @@ use crate::pages::render_errors_in_visitor_language;
 use crate::routes::{self, ApiResources, Endpoint, Readiness};
 use crate::security_headers::security_headers;
 use crate::session::{
-    self, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionConfig, SessionDirectory,
+    self, AppRecords, CookieBudget, SESSION_COOKIE_NAME, SessionBackend, SessionConfig,
     SessionLifetimes, SignInCookie,
 };
 use crate::tokens::TokenService;
@@ -103,21 +103,18 @@ impl Application {
             cookie_budget: (settings.session.store == SessionStoreKind::Cookie)
                 .then(|| CookieBudget::new(SESSION_COOKIE_NAME)),
         });
-        let directory = Arc::new(SessionDirectory::new(
-            backend.redis().cloned(),
-            settings.session.ttl,
-        ));
+        let records = AppRecords::new(backend.redis().cloned(), settings.session.ttl);
         let tokens = web::Data::new(TokenService::new(
             Arc::clone(&logto),
-            backend.redis().cloned(),
-            Arc::clone(&directory),
+            records,
+            lifetimes,
+            settings.session.store == SessionStoreKind::Cookie,
         ));
         let methods = web::Data::new(SignInMethods {
             social_connectors: settings.logto.social_connectors.clone(),
             email_sign_in: settings.logto.email_sign_in,
         });
         let resources = web::Data::new(ApiResources(settings.logto.resources.clone()));
-        let directory = web::Data::from(directory);
         let readiness = web::Data::new(Readiness {
             logto: Arc::clone(&logto),
             redis: backend.redis().cloned(),
@@ -143,7 +140,6 @@ impl Application {
                 .app_data(tokens.clone())
                 .app_data(methods.clone())
                 .app_data(resources.clone())
-                .app_data(directory.clone())
                 .app_data(session_config.clone())
                 .app_data(sign_in_cookie.clone())
                 .app_data(language_cookie.clone())

@@ -1,10 +1,11 @@
 use actix_web::{HttpResponse, web};
 
 use crate::error::AppError;
+use crate::logto::session::SessionData;
 use crate::logto::{CallbackParams, LogtoClient};
 use crate::return_to::safe_return_to;
 use crate::routes::see_other;
-use crate::session::{SignInAttempts, SignedInUser, UserSession};
+use crate::session::{SignInAttempts, UserSession};
 
 /// `GET /callback`: Logto's redirect back. Finds the attempt by `state` in the sign-in attempts
 /// cookie (consuming it, so a replayed callback fails), exchanges the code, verifies the ID
@@ -22,7 +23,7 @@ pub async fn callback(
     let signed_in = logto.finish_sign_in(&attempt.pending, &params).await;
     let mut response = match signed_in {
         Ok(signed_in) => {
-            let user = SignedInUser::new(signed_in);
+            let user = SessionData::new(signed_in);
             session.sign_in(&user)?;
             log::info!("signed in user {}", user.profile.sub);
             see_other(safe_return_to(&attempt.return_to).unwrap_or("/"))

@@ -26,7 +26,7 @@ pub async fn profile(
         Ok(userinfo) => userinfo,
         // The grant was revoked at Logto: end the session rather than show this again.
         Err(LogtoError::AccessTokenRejected) => {
-            session.sign_out();
+            session.sign_out().await;
             tokens.forget(&user.grant_id).await;
             return Err(AppError::SessionEnded);
         }

@@ -7,7 +7,8 @@ use actix_web::cookie::time;
 
 use std::time::Duration;
 
-use super::directory::{StoredUser, index_keys_of, index_session};
+use super::records::{index_keys_of, index_session};
+use crate::logto::session::SessionData;
 use crate::logto::unix_now;
 use crate::shared_redis::SharedRedis;
 
@@ -22,7 +23,7 @@ fn ttl_for(
 ) -> time::Duration {
     let signed_in_at = state
         .get(super::USER)
-        .and_then(|user| StoredUser::from_json(user))
+        .and_then(|user| SessionData::summary(user))
         .map_or(0, |user| user.signed_in_at);
     let absolute_end =
         signed_in_at.saturating_add(i64::try_from(session_ttl.as_secs()).unwrap_or(i64::MAX));
@@ -105,7 +106,7 @@ impl RedisSessions {
             .map_err(|error| UpdateError::Serialization(error.into()))?;
         let revision = state
             .get(super::USER)
-            .and_then(|user| StoredUser::from_json(user))
+            .and_then(|user| SessionData::summary(user))
             .map_or(0, |user| user.revision);
         let ttl = ttl_for(&state, ttl, self.session_ttl);
         let outcome: i64 = self

@@ -14,29 +14,16 @@ use std::time::Duration;
 
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
-use serde::{Deserialize, Serialize};
 
 use super::{CookieBudget, MAX_COOKIE_BYTES};
 use crate::error::AppError;
-use crate::logto::{PendingSignIn, unix_now};
-use crate::return_to::safe_return_to;
+use crate::logto::session::SignInAttempts as Attempts;
+use crate::logto::{LogtoClient, PendingSignIn, unix_now};
+
+pub use crate::logto::session::SignInAttempt;
 
 /// The sign-in attempts cookie's name.
 pub const SIGN_IN_COOKIE_NAME: &str = "bookstore_sign_in";
-
-/// How long an attempt may take, from `/sign-in` to `/callback`.
-pub const SIGN_IN_ATTEMPT_LIFETIME: Duration = Duration::from_secs(10 * 60);
-
-/// Attempts kept at once, so that sign-ins started in two tabs both finish.
-const MAX_ATTEMPTS: usize = 3;
-
-/// A sign-in attempt and where to go once it succeeds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignInAttempt {
-    pub pending: PendingSignIn,
-    /// A path on this site, checked with [`safe_return_to`] when the attempt starts.
-    pub return_to: String,
-}
 
 /// How the attempts cookie is sealed and sent. Register one as app data.
 #[derive(Clone)]
@@ -55,8 +42,10 @@ impl SignInCookie {
 /// The sign-in attempts this browser has in flight. Extract it in `/sign-in` and `/callback`,
 /// change it, then [`write_to`](Self::write_to) the response.
 pub struct SignInAttempts {
-    attempts: Vec<SignInAttempt>,
+    attempts: Attempts,
     config: web::Data<SignInCookie>,
+    /// How long an attempt may take, from `/sign-in` to `/callback`: the Logto client's.
+    lifetime: Duration,
     /// Whether the browser sent the cookie (so that an empty list must clear it).
     had_cookie: bool,
     changed: bool,
@@ -70,18 +59,18 @@ impl FromRequest for SignInAttempts {
         let Some(config) = request.app_data::<web::Data<SignInCookie>>().cloned() else {
             return ready(Err(AppError::MissingAppData("SignInCookie")));
         };
+        let Some(logto) = request.app_data::<web::Data<LogtoClient>>() else {
+            return ready(Err(AppError::MissingAppData("LogtoClient")));
+        };
+        let lifetime = logto.sign_in_lifetime();
         let sent = request.cookie(SIGN_IN_COOKIE_NAME);
         let had_cookie = sent.is_some();
-        let now = unix_now();
-        let attempts = sent
-            .and_then(|cookie| open(&config.key, cookie))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|attempt| !attempt.pending.is_expired(SIGN_IN_ATTEMPT_LIFETIME, now))
-            .collect();
+        let json = sent.and_then(|cookie| open(&config.key, cookie));
+        let attempts = Attempts::from_json(json.as_deref(), lifetime, unix_now());
         ready(Ok(Self {
             attempts,
             config,
+            lifetime,
             had_cookie,
             changed: false,
         }))
@@ -92,23 +81,15 @@ impl SignInAttempts {
     /// Remembers a new attempt, forgetting the oldest beyond three. `return_to` is kept only
     /// when it is a path on this site (at most 512 bytes); otherwise the user returns to `/`.
     pub fn begin(&mut self, pending: PendingSignIn, return_to: &str) {
-        self.attempts.push(SignInAttempt {
-            pending,
-            return_to: safe_return_to(return_to).unwrap_or("/").to_owned(),
-        });
-        let excess = self.attempts.len().saturating_sub(MAX_ATTEMPTS);
-        self.attempts.drain(..excess);
+        self.attempts.begin(pending, return_to);
         self.changed = true;
     }
 
     /// Removes and returns the attempt with this `state`. Each attempt can be taken once.
     pub fn take(&mut self, state: &str) -> Option<SignInAttempt> {
-        let index = self
-            .attempts
-            .iter()
-            .position(|attempt| attempt.pending.state == state)?;
+        let attempt = self.attempts.take(state)?;
         self.changed = true;
-        Some(self.attempts.remove(index))
+        Some(attempt)
     }
 
     /// Sets the cookie on `response` when the attempts changed: sealed, or cleared when none
@@ -118,20 +99,15 @@ impl SignInAttempts {
             return Ok(());
         }
         let budget = CookieBudget::new(SIGN_IN_COOKIE_NAME);
-        let cookie = loop {
-            if self.attempts.is_empty() {
-                if !self.had_cookie {
-                    return Ok(());
-                }
-                break self.removal();
-            }
-            let json = serde_json::to_string(&self.attempts)
-                .map_err(|error| AppError::SessionWrite(error.to_string()))?;
-            // Three attempts with the longest `return_to` fit; this guards against a change.
-            if budget.cookie_bytes(json.len()) <= MAX_COOKIE_BYTES {
-                break self.sealed(json);
-            }
-            self.attempts.remove(0);
+        // Three attempts with the longest `return_to` fit; this guards against a change.
+        let json = self
+            .attempts
+            .to_json_within(|json_bytes| budget.cookie_bytes(json_bytes) <= MAX_COOKIE_BYTES)
+            .map_err(|error| AppError::SessionWrite(error.to_string()))?;
+        let cookie = match json {
+            Some(json) => self.sealed(json),
+            None if self.had_cookie => self.removal(),
+            None => return Ok(()),
         };
         response
             .add_cookie(&cookie)
@@ -160,20 +136,19 @@ impl SignInAttempts {
         cookie.set_http_only(true);
         cookie.set_same_site(SameSite::Lax);
         cookie.set_secure(self.config.secure);
-        cookie.set_max_age(
-            time::Duration::try_from(SIGN_IN_ATTEMPT_LIFETIME).unwrap_or(time::Duration::MINUTE),
-        );
+        cookie
+            .set_max_age(time::Duration::try_from(self.lifetime).unwrap_or(time::Duration::MINUTE));
         cookie
     }
 }
 
-/// The attempts in a cookie the browser sent; `None` when it was not sealed with `key` (forged,
-/// tampered with, or from before a key change) or does not parse.
-fn open(key: &Key, sent: Cookie<'static>) -> Option<Vec<SignInAttempt>> {
+/// The attempts' JSON in a cookie the browser sent; `None` when it was not sealed with `key`
+/// (forged, tampered with, or from before a key change).
+fn open(key: &Key, sent: Cookie<'static>) -> Option<String> {
     let mut jar = CookieJar::new();
     jar.add_original(sent);
     let opened = jar.private(key).get(SIGN_IN_COOKIE_NAME)?;
-    serde_json::from_str(opened.value()).ok()
+    Some(opened.value().to_owned())
 }
 
 #[cfg(test)]
@@ -191,8 +166,9 @@ mod tests {
 
     fn attempts(key: &Key) -> SignInAttempts {
         SignInAttempts {
-            attempts: Vec::new(),
+            attempts: Attempts::default(),
             config: web::Data::new(SignInCookie::new(key.clone(), false)),
+            lifetime: Duration::from_secs(600),
             had_cookie: false,
             changed: false,
         }
@@ -219,7 +195,8 @@ mod tests {
 
         let cookie = cookie_of(&response);
         assert!(cookie.encoded().to_string().len() <= MAX_COOKIE_BYTES);
-        let kept = open(&key, cookie).expect("the cookie opens with its key");
+        let json = open(&key, cookie).expect("the cookie opens with its key");
+        let kept: Vec<SignInAttempt> = serde_json::from_str(&json).unwrap();
         let states: Vec<_> = kept.iter().map(|a| a.pending.state.as_str()).collect();
         assert_eq!(states, ["s2", "s3", "s4"], "the oldest is forgotten");
         assert!(kept.iter().all(|a| a.return_to == longest));

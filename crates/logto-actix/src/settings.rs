@@ -12,15 +12,15 @@
 use std::time::Duration;
 
 use actix_web::cookie::Key;
+use logto_client::session::SessionLifetimes;
 use url::Url;
 
-/// A session's longest life by default: Logto's refresh token lives 14 days.
-pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(14 * 24 * 60 * 60);
-/// An unused session ends after a day by default, like express-openid-connect's
-/// `rollingDuration`.
-pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// A session's longest life by default (`SESSION_TTL`): the protocol's 14 days.
+pub const DEFAULT_SESSION_TTL: Duration = SessionLifetimes::DEFAULT_ABSOLUTE;
+/// How long an unused session lasts by default (`SESSION_IDLE_TIMEOUT`): the protocol's day.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = SessionLifetimes::DEFAULT_IDLE;
 /// The longest session lifetime accepted: browsers cap a cookie's lifetime at 400 days.
-pub const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+pub const MAX_SESSION_LIFETIME: Duration = SessionLifetimes::MAX;
 /// The shortest `SESSION_SECRET` accepted, in bytes.
 pub const MIN_SESSION_SECRET_BYTES: usize = 64;
 

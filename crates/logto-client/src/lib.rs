@@ -18,6 +18,7 @@ pub mod log_safe;
 mod logout_token;
 mod options;
 pub mod return_to;
+pub mod session;
 mod time;
 mod types;
 

@@ -6,11 +6,11 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use logto_client::{
-    Backoff, CallbackParams, DirectSignIn, FirstScreen, Identifier, LogtoClient, LogtoConfig,
-    LogtoError, SignInOptions, SignedIn, TokenError, TokenTarget, decode_stored_id_token,
+    Backoff, DirectSignIn, FirstScreen, Identifier, LogtoClient, LogtoConfig, LogtoError,
+    SignInOptions, SignedIn, TokenError, TokenTarget, decode_stored_id_token,
 };
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, LOCATION};
+use reqwest::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
@@ -18,24 +18,13 @@ use url::Url;
 use test_support::browser::{query_pairs, query_value};
 use test_support::idp::{
     ANOTHER_USER_SUB, BOOKSTORE_API, Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour,
-    ORGANIZATION_MEMBER_PERMISSIONS, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, RegisteredClient,
-    TestIdp, TestUser,
+    ORGANIZATION_MEMBER_PERMISSIONS, ORGANIZATIONS_RESOURCE, ORGANIZATIONS_SCOPE, TestIdp,
+    TestUser,
 };
 
-/// Where the (absent) app would live; only its redirect URIs matter.
-const APP_ADDRESS: &str = "http://localhost:8000";
-const APP_ID: &str = "bookstore-test";
-const APP_SECRET: &str = "bookstore-test-secret";
+mod common;
 
-/// The app as the IdP knows it, at `address`.
-fn registered_client(address: &str) -> RegisteredClient {
-    RegisteredClient {
-        client_id: APP_ID.to_owned(),
-        client_secret: APP_SECRET.to_owned(),
-        redirect_uri: format!("{address}/callback"),
-        post_logout_redirect_uri: format!("{address}/"),
-    }
-}
+use common::{APP_ADDRESS, APP_ID, APP_SECRET, idp_and_config, sign_in_by_hand};
 
 /// A Logto client and the IdP it talks to.
 struct Fixture {
@@ -50,18 +39,7 @@ async fn setup(adjust: impl FnOnce(&mut LogtoConfig)) -> Fixture {
 
 /// Like [`setup`], with another client secret.
 async fn setup_with_secret(secret: &str, adjust: impl FnOnce(&mut LogtoConfig)) -> Fixture {
-    let idp = TestIdp::start(RegisteredClient {
-        client_secret: secret.to_owned(),
-        ..registered_client(APP_ADDRESS)
-    })
-    .await;
-    let mut config = LogtoConfig::new(
-        Url::parse(&idp.endpoint()).expect("the IdP's endpoint is a URL"),
-        APP_ID.to_owned(),
-        SecretString::from(secret),
-        Url::parse(&format!("{APP_ADDRESS}/callback")).expect("a URL"),
-        Url::parse(&format!("{APP_ADDRESS}/")).expect("a URL"),
-    );
+    let (idp, mut config) = idp_and_config(secret).await;
     adjust(&mut config);
     let client = LogtoClient::new(config).expect("the client builds");
     Fixture { idp, client }
@@ -76,40 +54,7 @@ fn with_bookstore_api(config: &mut LogtoConfig) {
 impl Fixture {
     /// Signs in by hand: the authorization URL, the IdP's 303, then the callback's query.
     async fn sign_in_with(&self, options: &SignInOptions) -> SignedIn {
-        let start = self
-            .client
-            .start_sign_in(options)
-            .await
-            .expect("the sign-in starts");
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a browser-like client");
-        let at_idp = browser
-            .get(start.url.as_str())
-            .send()
-            .await
-            .expect("the IdP answers");
-        assert_eq!(at_idp.status(), StatusCode::SEE_OTHER);
-        let callback = at_idp.headers()[LOCATION]
-            .to_str()
-            .expect("an ASCII Location")
-            .to_owned();
-        assert!(callback.starts_with(&format!("{APP_ADDRESS}/callback?")));
-        let pairs = query_pairs(&callback);
-        let value = |name| query_value(&pairs, name).map(str::to_owned);
-        let params = CallbackParams {
-            code: value("code"),
-            state: value("state"),
-            iss: value("iss"),
-            error: value("error"),
-            error_description: value("error_description"),
-        };
-        assert_eq!(params.state.as_deref(), Some(start.pending.state.as_str()));
-        self.client
-            .finish_sign_in(&start.pending, &params)
-            .await
-            .expect("the sign-in finishes")
+        sign_in_by_hand(&self.client, options).await
     }
 
     async fn sign_in(&self) -> SignedIn {

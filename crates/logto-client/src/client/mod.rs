@@ -87,6 +87,12 @@ impl LogtoClient {
         self.config.http_timeout
     }
 
+    /// How long a sign-in attempt may take, from its start to the callback: older attempts are
+    /// refused at the callback, so an app need not keep them longer.
+    pub fn sign_in_lifetime(&self) -> std::time::Duration {
+        self.config.sign_in_lifetime
+    }
+
     /// How much clock skew token checks tolerate: a token stays acceptable this long past
     /// its `exp`.
     pub fn clock_leeway(&self) -> std::time::Duration {

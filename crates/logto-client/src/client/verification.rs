@@ -76,8 +76,11 @@ impl LogtoClient {
     /// (both with the clock leeway), an `events` object holding the back-channel logout event
     /// as an object, no `nonce`, a `jti`, and a `sid` and/or `sub`.
     ///
-    /// Refusing a replayed `jti` is up to the caller: remember it until
-    /// [`LogoutTokenClaims::exp`].
+    /// Refusing a replayed `jti` is not done here: [`SessionGuard::backchannel_logout`]
+    /// does it with a [`LogoutTokenLedger`], remembering it until [`LogoutTokenClaims::exp`].
+    ///
+    /// [`SessionGuard::backchannel_logout`]: crate::session::SessionGuard::backchannel_logout
+    /// [`LogoutTokenLedger`]: crate::session::LogoutTokenLedger
     ///
     /// [`LOGOUT_TOKEN_MAX_AGE`]: crate::LOGOUT_TOKEN_MAX_AGE
     pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, LogtoError> {

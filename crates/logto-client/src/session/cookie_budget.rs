@@ -1,6 +1,7 @@
-//! How big the session cookie gets, computed before anything is stored.
+//! How big a session cookie gets, computed before anything is stored.
 //!
-//! The cookie store encrypts the session state (JSON) with AES-GCM, prepends a 12-byte nonce,
+//! A private cookie jar (the `cookie` crate's, which actix-web's cookie session store and
+//! axum-extra's `PrivateCookieJar` use) encrypts the session state (JSON) with AES-GCM, prepends a 12-byte nonce,
 //! appends a 16-byte tag, encodes it as padded base64 and percent-encodes `/` and `=` in the
 //! `Set-Cookie` header. Browsers keep a cookie only when its name and value together are at
 //! most 4096 bytes; a bigger one is dropped without a word.
@@ -11,7 +12,10 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 const NONCE_BYTES: usize = 12;
 const TAG_BYTES: usize = 16;
 
-/// The cookie-size arithmetic of the cookie store, registered as app data with that store.
+/// The cookie-size arithmetic of a private (encrypted) cookie: what a [`SessionCapacity`]
+/// of a cookie store computes.
+///
+/// [`SessionCapacity`]: super::SessionCapacity
 #[derive(Debug, Clone, Copy)]
 pub struct CookieBudget {
     cookie_name_bytes: usize,
@@ -40,7 +44,7 @@ impl CookieBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::cookie::{Cookie, CookieJar, Key};
+    use cookie::{Cookie, CookieJar, Key};
 
     /// `name=value` exactly as the session middleware would send it.
     fn real_cookie_bytes(name: &str, state_json: &str, key: &Key) -> usize {
