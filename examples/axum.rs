@@ -13,8 +13,10 @@
 //! It reads the Bookstore's settings (`.env.example`): `LOGTO_ENDPOINT`, `LOGTO_APP_ID`,
 //! `LOGTO_APP_SECRET`, `LOGTO_SCOPES` (extra scopes) and `LOGTO_INTERNAL_ENDPOINT`; `BASE_URL`,
 //! `HOST`, `PORT`; `SESSION_SECRET`, `SESSION_TTL` and `SESSION_IDLE_TIMEOUT`. The other
-//! `LOGTO_*` settings keep `LogtoConfig`'s defaults. Sessions are in this process's memory, so it
-//! runs as one instance (see logto-actix's Redis records for a fleet).
+//! `LOGTO_*` settings keep `LogtoConfig`'s defaults. Sessions and the protocol's records are in
+//! this process's memory, so it runs as one instance, and `MemoryStore` keeps expired sessions
+//! until it restarts: a product picks a tower-sessions store with expired-session deletion
+//! (Redis, SQL) and shared records (logto-actix's Redis records show how).
 //!
 //! ```sh
 //! cargo run --example axum
@@ -207,7 +209,7 @@ async fn store(session: &Session, data: &SessionData, write: SessionWrite) -> Re
 }
 
 /// `GET /`: who is signed in, with the way in or out.
-async fn home(user: Option<SignedIn>) -> Html<String> {
+async fn home(user: Option<SignedIn>) -> Response {
     let body = match user {
         Some(user) => format!(
             r#"<p>Signed in as {}.</p><p><a href="/private">Private page</a> ·
@@ -220,7 +222,7 @@ async fn home(user: Option<SignedIn>) -> Html<String> {
 }
 
 /// `GET /private`: signed-in users only.
-async fn private(user: SignedIn) -> Html<String> {
+async fn private(user: SignedIn) -> Response {
     let body = format!(
         "<p>Only {} can read this.</p>",
         escape(user.data.profile.display_name())
@@ -230,7 +232,7 @@ async fn private(user: SignedIn) -> Html<String> {
 
 /// `GET /profile`: the user's claims from Logto's userinfo endpoint, with an access token that
 /// is refreshed first when it is due.
-async fn profile(State(state): State<AppState>, user: SignedIn) -> Result<Html<String>, AppError> {
+async fn profile(State(state): State<AppState>, user: SignedIn) -> Result<Response, AppError> {
     let SignedIn { mut data, session } = user;
     let tokens = state.guard.tokens();
     let outcome = tokens
@@ -336,16 +338,15 @@ fn with_attempts(
             .secure(state.secure)
             .max_age(lifetime.try_into().unwrap_or_default())
     };
-    Ok(
-        match attempts.to_json_within(|bytes| budget.cookie_bytes(bytes) <= MAX_COOKIE_BYTES)? {
-            Some(json) => jar.add(cookie(json)),
-            None => jar.remove(cookie(String::new())),
-        },
-    )
+    let fits_in_a_browser = |bytes| budget.cookie_bytes(bytes) <= MAX_COOKIE_BYTES;
+    Ok(match attempts.to_json_within(fits_in_a_browser)? {
+        Some(json) => jar.add(cookie(json)),
+        None => jar.remove(cookie(String::new())),
+    })
 }
 
 /// `GET /sign-out`: asks, with a form that carries the session's CSRF token.
-async fn sign_out_page(user: SignedIn) -> Html<String> {
+async fn sign_out_page(user: SignedIn) -> Response {
     let body = format!(
         r#"<form method="post" action="/sign-out">
         <input type="hidden" name="csrf_token" value="{}"><button>Sign out</button></form>"#,
@@ -404,10 +405,10 @@ async fn backchannel_logout(
     Ok([(header::CACHE_CONTROL, "no-store")])
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><title>{title}</title><h1>{title}</h1>{body}"
-    ))
+/// A page that no cache keeps: most show who is signed in.
+fn page(title: &str, body: &str) -> Response {
+    let html = format!("<!doctype html><title>{title}</title><h1>{title}</h1>{body}");
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
 /// Text made safe to put in HTML.

@@ -30,6 +30,14 @@ struct Example {
 
 /// Starts `examples/{name}.rs`'s binary on a spare port, with an IdP that knows it.
 async fn start_example(name: &str) -> Example {
+    start_example_with(name, |_| Vec::new()).await
+}
+
+/// Like [`start_example`], with settings of `extra_env(address)` added last (they win).
+async fn start_example_with(
+    name: &str,
+    extra_env: impl Fn(&str) -> Vec<(&'static str, String)>,
+) -> Example {
     init_logging();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let source = root.join("examples").join(format!("{name}.rs"));
@@ -39,7 +47,7 @@ async fn start_example(name: &str) -> Example {
         let port = spare_port();
         let address = format!("http://127.0.0.1:{port}");
         let idp = TestIdp::start(registered_client(&address)).await;
-        let env = [
+        let mut env = vec![
             ("LOGTO_ENDPOINT", idp.endpoint()),
             ("LOGTO_APP_ID", APP_ID.to_owned()),
             ("LOGTO_APP_SECRET", APP_SECRET.to_owned()),
@@ -50,6 +58,7 @@ async fn start_example(name: &str) -> Example {
             ("SESSION_SECRET", SESSION_SECRET.to_owned()),
             ("RUST_LOG", "info".to_owned()),
         ];
+        env.extend(extra_env(&address));
         let ready = format!("listening on {address}");
         match ServerProcess::start(&binary, &env, &ready).await {
             Ok(process) => {
@@ -183,6 +192,29 @@ async fn axum_an_anonymous_visitor_is_not_signed_in_and_leaves_no_session() {
 }
 
 #[tokio::test]
+async fn axum_cookies_are_secure_when_base_url_is_https() {
+    let example = start_example_with("axum", |address| {
+        vec![("BASE_URL", address.replacen("http:", "https:", 1))]
+    })
+    .await;
+    let visitor = example.browser();
+
+    let sign_in = visitor.get("/sign-in").await;
+
+    let to_logto = query_pairs(&location(&sign_in));
+    let https_callback = format!(
+        "{}/callback",
+        example.address.replacen("http:", "https:", 1)
+    );
+    assert_eq!(
+        query_value(&to_logto, "redirect_uri"),
+        Some(https_callback.as_str())
+    );
+    let attempts = set_cookie(&sign_in, ATTEMPTS_COOKIE).expect("the attempts cookie");
+    assert!(attempts.contains("; Secure"), "{attempts}");
+}
+
+#[tokio::test]
 async fn axum_the_private_page_sends_a_visitor_through_logto_and_back() {
     let example = start_example("axum").await;
     example.idp.set_user(TestUser {
@@ -209,7 +241,9 @@ async fn axum_the_private_page_sends_a_visitor_through_logto_and_back() {
     let spent = set_cookie(&callback, ATTEMPTS_COOKIE).expect("the spent attempt is cleared");
     assert!(spent.contains("Max-Age=0"), "{spent}");
 
-    let page = visitor.page("/private").await;
+    let private = visitor.get("/private").await;
+    assert_eq!(private.headers()["cache-control"], "no-store");
+    let page = private.text().await.expect("a page");
     assert!(
         page.contains("Only Alice &lt;b&gt;&amp; Co can read this."),
         "{page}"
