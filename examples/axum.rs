@@ -411,20 +411,10 @@ fn page(title: &str, body: &str) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
-/// Text made safe to put in HTML.
+/// Text made safe to put in HTML, by askama's escaper.
 fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
+    let escaped = askama::filters::escape(text, askama::filters::Html);
+    escaped.map_or_else(|never| match never {}, |safe| safe.to_string())
 }
 
 /// A setting that cannot be used, or a server that cannot start: one line for the operator.

@@ -245,7 +245,7 @@ async fn axum_the_private_page_sends_a_visitor_through_logto_and_back() {
     assert_eq!(private.headers()["cache-control"], "no-store");
     let page = private.text().await.expect("a page");
     assert!(
-        page.contains("Only Alice &lt;b&gt;&amp; Co can read this."),
+        page.contains("Only Alice &#60;b&#62;&#38; Co can read this."),
         "{page}"
     );
     assert!(!page.contains("<b>"), "escaped: {page}");
@@ -253,7 +253,7 @@ async fn axum_the_private_page_sends_a_visitor_through_logto_and_back() {
         visitor
             .page("/")
             .await
-            .contains("Signed in as Alice &lt;b&gt;&amp; Co.")
+            .contains("Signed in as Alice &#60;b&#62;&#38; Co.")
     );
 }
 
