@@ -258,6 +258,29 @@ async fn axum_the_private_page_sends_a_visitor_through_logto_and_back() {
 }
 
 #[tokio::test]
+async fn axum_a_callback_without_its_sign_in_attempt_is_refused() {
+    let example = start_example("axum").await;
+    let visitor = example.browser();
+    let started = visitor.get("/sign-in").await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+
+    let forged = visitor
+        .get("/callback?code=stolen&state=not-this-browsers")
+        .await;
+
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        set_cookie(&forged, SESSION_COOKIE).is_none(),
+        "nobody signed in"
+    );
+    assert_eq!(
+        example.idp.request_count(Endpoint::Token),
+        0,
+        "no code exchanged"
+    );
+}
+
+#[tokio::test]
 async fn axum_signing_in_gives_the_session_a_new_id() {
     let example = start_example("axum").await;
     let attacker = example.browser();
