@@ -16,6 +16,7 @@ use std::sync::Arc;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::test::TestRequest;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -23,6 +24,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 pub use plain::{PlainPages, escape};
 
 use crate::error::{AuthError, ErrorView};
+use logto_client::session::SessionData;
 
 /// Why a page could not be rendered (a template error, for example).
 pub type PageError = Box<dyn std::error::Error + Send + Sync>;
@@ -82,12 +84,18 @@ pub struct SignOutForm<'a> {
     pub action: &'a str,
     /// The session's CSRF token, for a hidden `csrf_token` field.
     pub csrf_token: &'a str,
+    /// Who is signing out.
+    pub user: &'a SessionData,
 }
 
 impl<'a> SignOutForm<'a> {
-    /// The form posting `csrf_token` to `action`.
-    pub fn new(action: &'a str, csrf_token: &'a str) -> Self {
-        Self { action, csrf_token }
+    /// The form posting `csrf_token` to `action`, for `user`.
+    pub fn new(action: &'a str, csrf_token: &'a str, user: &'a SessionData) -> Self {
+        Self {
+            action,
+            csrf_token,
+            user,
+        }
     }
 }
 
@@ -99,13 +107,31 @@ pub struct RejectedEmail<'a> {
     pub action: &'a str,
     /// What the visitor typed, to show again. Untrusted: escape it.
     pub address: &'a str,
+    /// The visitor, when signed in (a page that shows who is signed in shows them again).
+    pub visitor: Option<&'a SessionData>,
 }
 
 impl<'a> RejectedEmail<'a> {
-    /// `address`, refused by the form posting to `action`.
-    pub fn new(action: &'a str, address: &'a str) -> Self {
-        Self { action, address }
+    /// `address`, refused by the form posting to `action`, for `visitor`.
+    pub fn new(action: &'a str, address: &'a str, visitor: Option<&'a SessionData>) -> Self {
+        Self {
+            action,
+            address,
+            visitor,
+        }
     }
+}
+
+/// A page answered with `status`: HTML, never cached (it may show who is signed in).
+pub(crate) fn page_response(status: StatusCode, html: String) -> HttpResponse {
+    let mut response = HttpResponse::build(status).body(html);
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The view of `error`: an [`AuthError`]'s own, else what `pages` says of it.
