@@ -1,7 +1,7 @@
 //! The Bookstore's pages for logto-actix's hook ([`logto_actix::Pages`]): its askama
 //! templates, in the visitor's language.
 
-use actix_web::HttpRequest;
+use actix_web::dev::RequestHead;
 use askama::Template;
 use logto_actix::{
     ErrorView, PageError, Pages, PlainPages, RejectedEmail, SignInMethods, SignOutForm,
@@ -28,16 +28,16 @@ impl BookstorePages {
 }
 
 impl Pages for BookstorePages {
-    fn error_page(&self, request: &HttpRequest, view: &ErrorView) -> Result<String, PageError> {
-        Ok(render_error_page(Locale::of_request(request), view)?)
+    fn error_page(&self, request: &RequestHead, view: &ErrorView) -> Result<String, PageError> {
+        Ok(render_error_page(Locale::of_head(request), view)?)
     }
 
     fn sign_out_page(
         &self,
-        request: &HttpRequest,
+        request: &RequestHead,
         form: &SignOutForm<'_>,
     ) -> Result<String, PageError> {
-        let locale = Locale::of_request(request);
+        let locale = Locale::of_head(request);
         let page = SignOutPage {
             layout: Layout::signed_in(locale, form.action, form.csrf_token),
         };
@@ -47,11 +47,11 @@ impl Pages for BookstorePages {
     /// The home page again, its email form showing the refused address and why.
     fn email_rejected_page(
         &self,
-        request: &HttpRequest,
+        request: &RequestHead,
         rejected: &RejectedEmail<'_>,
     ) -> Result<String, PageError> {
         Ok(home_page(
-            Locale::of_request(request),
+            Locale::of_head(request),
             rejected.visitor,
             &self.methods,
             Some(rejected.address),
@@ -59,8 +59,8 @@ impl Pages for BookstorePages {
     }
 
     /// Logto's sign-in page then speaks the language the visitor reads here.
-    fn ui_locales(&self, request: &HttpRequest) -> Option<String> {
-        Some(Locale::of_request(request).code().to_owned())
+    fn ui_locales(&self, request: &RequestHead) -> Option<String> {
+        Some(Locale::of_head(request).code().to_owned())
     }
 
     fn view_of(&self, error: &actix_web::Error) -> Option<ErrorView> {
@@ -117,10 +117,12 @@ mod tests {
 
     use super::*;
 
-    fn japanese_visitor() -> HttpRequest {
+    fn japanese_visitor() -> RequestHead {
         TestRequest::default()
             .insert_header(("accept-language", "ja-JP,ja;q=0.9"))
             .to_http_request()
+            .head()
+            .clone()
     }
 
     #[test]
@@ -193,7 +195,9 @@ mod tests {
         );
         let anyone = TestRequest::default().to_http_request();
         assert_eq!(
-            BookstorePages::default().ui_locales(&anyone).as_deref(),
+            BookstorePages::default()
+                .ui_locales(anyone.head())
+                .as_deref(),
             Some("en")
         );
     }

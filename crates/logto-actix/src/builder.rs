@@ -593,7 +593,7 @@ mod tests {
     fn the_pages_and_sign_in_methods_given_are_kept() {
         struct Mine;
         impl Pages for Mine {
-            fn ui_locales(&self, _: &actix_web::HttpRequest) -> Option<String> {
+            fn ui_locales(&self, _: &actix_web::dev::RequestHead) -> Option<String> {
                 Some("ja".to_owned())
             }
         }
@@ -607,7 +607,10 @@ mod tests {
             .build()
             .unwrap();
         let request = actix_web::test::TestRequest::default().to_http_request();
-        assert_eq!(auth.pages().ui_locales(&request).as_deref(), Some("ja"));
+        assert_eq!(
+            auth.pages().ui_locales(request.head()).as_deref(),
+            Some("ja")
+        );
         assert!(auth.sign_in_methods().email_sign_in);
     }
 }

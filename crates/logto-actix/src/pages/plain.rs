@@ -271,14 +271,14 @@ mod tests {
         let view = ErrorView::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, Retry::Home);
         let hook: &dyn Pages = &PlainPages;
         assert_eq!(
-            hook.error_page(&request, &view).unwrap(),
+            hook.error_page(request.head(), &view).unwrap(),
             PlainPages::page(&view)
         );
-        assert_eq!(hook.ui_locales(&request), None);
+        assert_eq!(hook.ui_locales(request.head()), None);
         let user = user();
         let form = SignOutForm::new("/sign-out", "t", &user);
         assert_eq!(
-            hook.sign_out_page(&request, &form).unwrap(),
+            hook.sign_out_page(request.head(), &form).unwrap(),
             PlainPages::sign_out(&form)
         );
     }

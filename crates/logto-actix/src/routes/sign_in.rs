@@ -54,7 +54,7 @@ pub(crate) async fn sign_in_with_form(
             RejectedEmail::new(SIGN_IN_PATH, email, visitor.user().map(|user| user.data()));
         let page = auth
             .pages()
-            .email_rejected_page(&request, &rejected)
+            .email_rejected_page(request.head(), &rejected)
             .unwrap_or_else(|error| {
                 log::error!(
                     "the email form failed to render, the plain one is used instead: {error}"
@@ -73,7 +73,7 @@ async fn start(
 ) -> Result<HttpResponse, AuthError> {
     let mut options = sign_in_options(auth.sign_in_methods(), &request)?;
     // Logto's sign-in page then speaks the language the visitor reads here.
-    options.ui_locales = auth.pages().ui_locales(http_request);
+    options.ui_locales = auth.pages().ui_locales(http_request.head());
     let start = auth.client().start_sign_in(&options).await?;
     let mut attempts = SignInAttempts::of(http_request, auth);
     attempts.begin(start.pending, request.return_to.as_deref().unwrap_or("/"));

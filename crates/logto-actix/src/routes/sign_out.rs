@@ -25,7 +25,7 @@ pub(crate) async fn confirm_sign_out(
     let pages = super::auth_of(&request)?.pages().clone();
     let form = SignOutForm::new(SIGN_OUT_PATH, user.csrf_token(), user.data());
     let page = pages
-        .sign_out_page(&request, &form)
+        .sign_out_page(request.head(), &form)
         .unwrap_or_else(|error| {
             log::error!(
                 "the sign-out page failed to render, the plain one is used instead: {error}"
