@@ -5,9 +5,7 @@
 //! [`ErrorKind`] (which words a page uses) and its [`Retry`] link. A product's pages
 //! ([`Pages`](crate::Pages)) render views, never errors, so they need no table of their own.
 
-use actix_web::http::header::{
-    Allow, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, TryIntoHeaderPair,
-};
+use actix_web::http::header::{Allow, LOCATION, TryIntoHeaderPair};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use logto_client::log_safe::Escaped;
@@ -272,14 +270,7 @@ impl ErrorView {
 
     /// The response for this view with the page `html`: its status, HTML, never cached.
     pub fn response(&self, html: String) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status).body(html);
-        let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        crate::pages::page_response(self.status, html)
     }
 }
 
@@ -425,6 +416,8 @@ impl ResponseError for AuthError {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+
     use super::*;
     use logto_client::TokenError;
 
