@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use logto_bookstore::logto::Backoff;
+use logto_client::Backoff;
 use reqwest::StatusCode;
 use tokio::task::JoinSet;
 
