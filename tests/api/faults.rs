@@ -93,6 +93,13 @@ async fn sessions_survive_a_redis_restart_with_its_append_only_file() {
     }
 
     app.redis.as_mut().unwrap().restart_gracefully();
+    // The app reconnects on its own; until then its pages are 503s, which lose nothing.
+    until(
+        "the app to reach the restarted Redis",
+        Duration::from_secs(10),
+        || async { (app.get("/readyz").await.status() == StatusCode::OK).then_some(()) },
+    )
+    .await;
 
     for browser in &browsers {
         assert!(is_signed_in(browser, &app.address).await, "0 sessions lost");
