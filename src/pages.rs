@@ -1,46 +1,66 @@
 //! The Bookstore's pages for logto-actix's hook ([`logto_actix::Pages`]): its askama
 //! templates, in the visitor's language.
 
-use std::sync::{Arc, LazyLock};
-
-use actix_web::HttpRequest;
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use actix_web::dev::RequestHead;
 use askama::Template;
-use logto_actix::pages::render_error_pages;
-use logto_actix::{ErrorView, PageError, Pages, PlainPages, SignOutForm};
+use logto_actix::{
+    ErrorView, PageError, Pages, PlainPages, RejectedEmail, SignInMethods, SignOutForm,
+};
 
 use crate::error::AppError;
 use crate::i18n::Locale;
+use crate::routes::home_page;
 use crate::templates::{ErrorPage, Layout, SignOutPage};
 
-/// The Bookstore's look and languages for the pages logto-actix answers with. The refused
-/// email form is still the `POST /sign-in` route's own (it shows the visitor, whom the hook
-/// learns once the routes move into logto-actix), so `email_rejected_page` keeps its default.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BookstorePages;
+/// The Bookstore's look and languages for the pages logto-actix answers with: the error
+/// pages, the sign-out confirmation, and the home page again after a refused email address.
+#[derive(Debug, Clone, Default)]
+pub struct BookstorePages {
+    /// What the home page offers.
+    methods: SignInMethods,
+}
+
+impl BookstorePages {
+    /// The pages of a Bookstore that offers `methods`.
+    pub fn new(methods: SignInMethods) -> Self {
+        Self { methods }
+    }
+}
 
 impl Pages for BookstorePages {
-    fn error_page(&self, request: &HttpRequest, view: &ErrorView) -> Result<String, PageError> {
-        Ok(render_error_page(Locale::of_request(request), view)?)
+    fn error_page(&self, request: &RequestHead, view: &ErrorView) -> Result<String, PageError> {
+        Ok(render_error_page(Locale::of_head(request), view)?)
     }
 
     fn sign_out_page(
         &self,
-        request: &HttpRequest,
+        request: &RequestHead,
         form: &SignOutForm<'_>,
     ) -> Result<String, PageError> {
-        let locale = Locale::of_request(request);
+        let locale = Locale::of_head(request);
         let page = SignOutPage {
             layout: Layout::signed_in(locale, form.action, form.csrf_token),
         };
         Ok(page.render()?)
     }
 
+    /// The home page again, its email form showing the refused address and why.
+    fn email_rejected_page(
+        &self,
+        request: &RequestHead,
+        rejected: &RejectedEmail<'_>,
+    ) -> Result<String, PageError> {
+        Ok(home_page(
+            Locale::of_head(request),
+            rejected.visitor,
+            &self.methods,
+            Some(rejected.address),
+        )?)
+    }
+
     /// Logto's sign-in page then speaks the language the visitor reads here.
-    fn ui_locales(&self, request: &HttpRequest) -> Option<String> {
-        Some(Locale::of_request(request).code().to_owned())
+    fn ui_locales(&self, request: &RequestHead) -> Option<String> {
+        Some(Locale::of_head(request).code().to_owned())
     }
 
     fn view_of(&self, error: &actix_web::Error) -> Option<ErrorView> {
@@ -72,18 +92,6 @@ pub fn error_page_in(locale: Locale, view: &ErrorView) -> String {
     })
 }
 
-/// Gives every error response inside it the Bookstore's page in the visitor's language
-/// ([`render_error_pages`] with [`BookstorePages`]): `AppError`'s `error_response` has no
-/// request to learn the language from. The status and the headers (a session cookie being
-/// cleared, for example) are kept; only the page changes.
-pub async fn render_errors_in_visitor_language(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    static PAGES: LazyLock<Arc<dyn Pages>> = LazyLock::new(|| Arc::new(BookstorePages));
-    render_error_pages(Arc::clone(&PAGES), request, next).await
-}
-
 /// A connector target as a button label: `github` → `GitHub`.
 pub fn connector_label(target: &str) -> String {
     match target {
@@ -109,15 +117,17 @@ mod tests {
 
     use super::*;
 
-    fn japanese_visitor() -> HttpRequest {
+    fn japanese_visitor() -> RequestHead {
         TestRequest::default()
             .insert_header(("accept-language", "ja-JP,ja;q=0.9"))
             .to_http_request()
+            .head()
+            .clone()
     }
 
     #[test]
     fn error_pages_are_rendered_in_the_language_asked_for() {
-        let too_large = AppError::SessionTooLarge {
+        let too_large = AuthError::SessionTooLarge {
             cookie_bytes: 5120,
             limit: 4096,
         }
@@ -138,7 +148,7 @@ mod tests {
     #[test]
     fn the_hook_s_error_page_speaks_the_visitor_s_language_and_escapes_the_detail() {
         let view = AuthError::InvalidSignInOption("<script>alert(1)</script>".into()).view();
-        let page = BookstorePages
+        let page = BookstorePages::default()
             .error_page(&japanese_visitor(), &view)
             .unwrap();
         assert!(page.contains(r#"<html lang="ja">"#));
@@ -160,8 +170,15 @@ mod tests {
 
     #[test]
     fn the_sign_out_page_posts_the_csrf_token_in_the_visitor_s_language() {
-        let form = SignOutForm::new("/sign-out", "token-123");
-        let page = BookstorePages
+        let user: logto_client::session::SessionData = serde_json::from_str(
+            r#"{"profile": {"sub": "user-1"},
+                "tokens": {"id_token": "i", "access_token": "a", "access_token_expires_at": null,
+                           "refresh_token": null, "scope": null},
+                "grant_id": "g", "csrf_token": "token-123", "signed_in_at": 1, "last_seen_at": 2}"#,
+        )
+        .unwrap();
+        let form = SignOutForm::new("/sign-out", "token-123", &user);
+        let page = BookstorePages::default()
             .sign_out_page(&japanese_visitor(), &form)
             .unwrap();
         assert!(page.contains(r#"<html lang="ja">"#));
@@ -171,22 +188,31 @@ mod tests {
     #[test]
     fn logto_s_sign_in_page_gets_the_visitor_s_language() {
         assert_eq!(
-            BookstorePages.ui_locales(&japanese_visitor()).as_deref(),
+            BookstorePages::default()
+                .ui_locales(&japanese_visitor())
+                .as_deref(),
             Some("ja")
         );
         let anyone = TestRequest::default().to_http_request();
-        assert_eq!(BookstorePages.ui_locales(&anyone).as_deref(), Some("en"));
+        assert_eq!(
+            BookstorePages::default()
+                .ui_locales(anyone.head())
+                .as_deref(),
+            Some("en")
+        );
     }
 
     #[test]
     fn the_app_s_errors_have_views_and_others_do_not() {
         let not_found: actix_web::Error = AppError::NotFound.into();
         assert_eq!(
-            BookstorePages.view_of(&not_found).map(|view| view.kind),
+            BookstorePages::default()
+                .view_of(&not_found)
+                .map(|view| view.kind),
             Some(ErrorKind::NotFound)
         );
         let other = actix_web::error::ErrorBadRequest("not ours");
-        assert_eq!(BookstorePages.view_of(&other), None);
+        assert_eq!(BookstorePages::default().view_of(&other), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use askama::Template;
 
 use crate::claim_time::UtcTime;
 use crate::i18n::{Book, Locale, Texts};
-use crate::logto::UserProfile;
+use logto_client::UserProfile;
 
 /// What the pages show about the signed-in user.
 pub struct UserView {
@@ -177,10 +177,10 @@ pub struct AccessTokenView {
 
 impl AccessTokenView {
     /// The view of the verified `claims` of a token requested for `target`.
-    pub fn new(target: &str, claims: &crate::logto::AccessTokenClaims) -> Self {
+    pub fn new(target: &str, claims: &logto_client::AccessTokenClaims) -> Self {
         let audience = match &claims.aud {
-            crate::logto::Audience::One(aud) => aud.clone(),
-            crate::logto::Audience::Many(auds) => auds.join(" "),
+            logto_client::Audience::One(aud) => aud.clone(),
+            logto_client::Audience::Many(auds) => auds.join(" "),
         };
         Self {
             target: target.to_owned(),

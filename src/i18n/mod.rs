@@ -15,11 +15,13 @@ use std::future::{Ready, ready};
 use std::str::FromStr;
 
 use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::dev::{Payload, RequestHead};
 use actix_web::http::header::{
     ACCEPT_LANGUAGE, AcceptLanguage, HeaderValue, LanguageTag, Preference, Quality, QualityItem,
     from_comma_delimited,
 };
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::{FromRequest, HttpRequest};
+use logto_actix::pages::request_cookie;
 use serde::Serialize;
 
 pub use error_text::ErrorText;
@@ -73,9 +75,14 @@ impl Locale {
 
     /// The visitor's language: the switcher's cookie, else `Accept-Language`, else English.
     pub fn of_request(request: &HttpRequest) -> Self {
-        let picked = request
-            .cookie(LANG_COOKIE)
-            .and_then(|cookie| cookie.value().parse().ok());
+        Self::of_head(request.head())
+    }
+
+    /// [`of_request`](Self::of_request) from the request's head: all there is of a request
+    /// whose page logto-actix renders after its session store failed.
+    pub fn of_head(request: &RequestHead) -> Self {
+        let picked =
+            request_cookie(request, LANG_COOKIE).and_then(|cookie| cookie.value().parse().ok());
         picked
             .or_else(|| {
                 request

@@ -2,8 +2,8 @@ use actix_web::HttpResponse;
 
 use crate::error::AppError;
 use crate::i18n::Locale;
-use crate::session::SignedInUser;
 use crate::templates::{BooksPage, Layout, UserView, html_page};
+use logto_actix::SignedInUser;
 
 /// `GET /books` (signed-in only): the pattern for any protected page. Taking `SignedInUser`
 /// is all it needs: anonymous visitors are sent to sign in and brought back here.

@@ -1,22 +1,12 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
+use logto_actix::{LogtoAuth, StoreStatus};
+use logto_client::error_chain;
 use serde::Serialize;
-
-use crate::logto::{LogtoClient, error_chain};
-use crate::shared_redis::SharedRedis;
 
 /// How long one readiness check may take; probes usually give up after a few seconds.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What `/readyz` checks: Redis when it holds the sessions, and whether Logto is reachable
-/// (reported, but never a reason to take the app out of rotation: its pages, signed-in ones
-/// included, work without Logto until a token is due).
-pub struct Readiness {
-    pub logto: Arc<LogtoClient>,
-    pub redis: Option<SharedRedis>,
-}
 
 #[derive(Serialize)]
 struct Report {
@@ -47,11 +37,13 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /readyz` (readiness): `200` unless the session store is unreachable, then `503`; each
-/// check is named, the identity provider as `ok` or `degraded`.
-pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+/// `GET /readyz` (readiness): `200` unless the session store (Redis, when it holds the
+/// sessions) is unreachable, then `503`; each check is named. Whether Logto is reachable is
+/// reported as `ok` or `degraded`, but never a reason to take the app out of rotation: its
+/// pages, signed-in ones included, work without Logto until a token is due.
+pub async fn readyz(auth: web::Data<LogtoAuth>) -> HttpResponse {
     let (identity_provider, session_store) =
-        tokio::join!(identity_provider(&readiness), session_store(&readiness));
+        tokio::join!(identity_provider(&auth), session_store(&auth));
     let ready = ![identity_provider, session_store].contains(&Check::Unavailable);
     let report = Report {
         status: if ready { "ready" } else { "not_ready" },
@@ -69,9 +61,10 @@ pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
 
 /// Loaded once, the discovery document stays cached: only a cold start asks Logto here, at
 /// most once per backoff. A warm app reports what its last call to Logto found.
-async fn identity_provider(readiness: &Readiness) -> Check {
-    match tokio::time::timeout(CHECK_TIMEOUT, readiness.logto.prefetch()).await {
-        Ok(Ok(())) if readiness.logto.health().is_down() => Check::Degraded,
+async fn identity_provider(auth: &LogtoAuth) -> Check {
+    let logto = auth.client();
+    match tokio::time::timeout(CHECK_TIMEOUT, logto.prefetch()).await {
+        Ok(Ok(())) if logto.health().is_down() => Check::Degraded,
         Ok(Ok(())) => Check::Ok,
         Ok(Err(error)) => {
             log::debug!("identity provider degraded: {}", error_chain(&error));
@@ -84,25 +77,10 @@ async fn identity_provider(readiness: &Readiness) -> Check {
     }
 }
 
-async fn session_store(readiness: &Readiness) -> Check {
-    let Some(redis) = &readiness.redis else {
-        return Check::NotUsed;
-    };
-    let ping = async {
-        redis
-            .query::<String>(&redis::cmd("PING"))
-            .await
-            .map_err(|error| error.to_string())
-    };
-    match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
-        Ok(Ok(_)) => Check::Ok,
-        Ok(Err(error)) => {
-            log::warn!("not ready: Redis: {error}");
-            Check::Unavailable
-        }
-        Err(_) => {
-            log::warn!("not ready: Redis took over {CHECK_TIMEOUT:?} to answer PING");
-            Check::Unavailable
-        }
+async fn session_store(auth: &LogtoAuth) -> Check {
+    match auth.session_store_status(CHECK_TIMEOUT).await {
+        StoreStatus::NotUsed => Check::NotUsed,
+        StoreStatus::Ok => Check::Ok,
+        StoreStatus::Unavailable => Check::Unavailable,
     }
 }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::i18n::{LanguageCookie, Locale};
-use crate::return_to::safe_return_to;
+use logto_client::return_to::safe_return_to;
 
 /// The switcher link's query string.
 #[derive(Debug, Deserialize)]
@@ -24,7 +24,7 @@ pub async fn switch_language(
 ) -> Result<HttpResponse, AppError> {
     let locale = code
         .parse::<Locale>()
-        .map_err(|error| AppError::BadRequest(error.to_string()))?;
+        .map_err(|error| AppError::from(logto_actix::AuthError::BadRequest(error.to_string())))?;
     let return_to = request
         .return_to
         .as_deref()

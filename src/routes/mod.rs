@@ -1,43 +1,60 @@
-//! One file per route. Each handler reads like the step of the sign-in flow it implements.
+//! One file per route, and [`configure`], which mounts them with logto-actix's auth routes.
 
 mod api_token;
-mod backchannel_logout;
 mod books;
-mod callback;
 mod health;
 mod home;
 mod language;
-mod methods;
 mod organization_token;
 mod profile;
-mod sign_in;
-mod sign_out;
 mod static_asset;
 
-pub use api_token::{ApiResources, api_token};
-pub use backchannel_logout::backchannel_logout;
+pub use api_token::api_token;
 pub use books::books;
-pub use callback::callback;
-pub use health::{Readiness, healthz, readyz};
-pub use home::home;
+pub use health::{healthz, readyz};
+pub use home::{home, home_page};
 pub use language::switch_language;
-pub use methods::Endpoint;
+pub use logto_actix::routes::Endpoint;
 pub use organization_token::organization_token;
 pub use profile::profile;
-pub use sign_in::{sign_in, sign_in_with_form};
-pub use sign_out::{confirm_sign_out, sign_out};
 pub use static_asset::{robots_txt, static_asset};
 
-use actix_web::HttpResponse;
-use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use logto_actix::AuthError;
 
 use crate::error::AppError;
+use crate::state::AppState;
 
-/// `303 See Other` to `location`: the browser follows it with a GET.
-pub(crate) fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .finish()
+/// Every route of the app. Every GET without side effects answers HEAD alike
+/// (`Endpoint::read`); an address asked with a method it does not take answers 405 with
+/// `Allow`. Probes and assets sit outside the auth scope and never touch the session: a
+/// session cookie on them must not cost a Redis read, nor make liveness depend on Redis.
+pub fn configure(config: &mut web::ServiceConfig, state: &AppState) {
+    config
+        .app_data(web::Data::new(state.auth.clone()))
+        .app_data(web::Data::new(state.resources.clone()))
+        .app_data(web::Data::new(state.language_cookie))
+        .app_data(
+            web::QueryConfig::default().error_handler(|error, _request| {
+                AppError::from(AuthError::BadRequest(error.to_string())).into()
+            }),
+        )
+        .service(Endpoint::at("/healthz").read(healthz))
+        .service(Endpoint::at("/readyz").read(readyz))
+        .service(Endpoint::at("/static/{file}").read(static_asset))
+        .service(Endpoint::at("/robots.txt").read(robots_txt))
+        .service(
+            state
+                .auth
+                .scope()
+                .service(Endpoint::at("/").read(home))
+                .service(Endpoint::at("/profile").read(profile))
+                .service(Endpoint::at("/books").read(books))
+                .service(Endpoint::at("/api-token").read(api_token))
+                .service(Endpoint::at("/organizations/{id}/token").read(organization_token))
+                .service(Endpoint::at("/lang/{code}").get_with_side_effects(switch_language))
+                .default_service(web::to(not_found)),
+        );
 }
 
 /// Any address without a route.

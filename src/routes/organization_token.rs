@@ -1,18 +1,14 @@
 use actix_web::{HttpResponse, web};
+use logto_actix::SignedInUser;
+use logto_client::TokenTarget;
 
 use crate::error::AppError;
 use crate::i18n::Locale;
-use crate::logto::{LogtoClient, LogtoError, TokenTarget};
-use crate::session::{SignedInUser, UserSession};
 use crate::templates::{AccessTokenView, Layout, OrganizationTokenPage, html_page};
-use crate::tokens::TokenService;
 
 /// `GET /organizations/{id}/token` (signed-in only): the claims of the user's organization
 /// token, which Logto issues from the refresh grant with `organization_id`.
 pub async fn organization_token(
-    logto: web::Data<LogtoClient>,
-    tokens: web::Data<TokenService>,
-    session: UserSession,
     mut user: SignedInUser,
     locale: Locale,
     organization_id: web::Path<String>,
@@ -22,28 +18,14 @@ pub async fn organization_token(
         return Err(AppError::NotFound);
     }
     // Logto decides membership: the ID token's `organizations` claim may be older than it.
-    let raw = match tokens
-        .organization_token(&session, &mut user, &organization_id)
-        .await
-    {
-        Ok(raw) => raw,
-        Err(AppError::Logto(LogtoError::TokenRejected { error, description }))
-            if error == "access_denied" || error == "insufficient_scope" =>
-        {
-            return Err(AppError::OrganizationDenied {
-                organization_id,
-                reason: description.map_or(error.clone(), |text| format!("{error}: {text}")),
-            });
-        }
-        Err(error) => return Err(error),
-    };
+    let raw = user.organization_token(&organization_id).await?;
     let target = TokenTarget::Organization(organization_id.clone());
     let audience = target.audience().unwrap_or_default();
-    let claims = logto.verify_access_token(&raw, &audience).await?;
+    let claims = user.client().verify_access_token(&raw, &audience).await?;
 
     let path = format!("/organizations/{organization_id}/token");
     Ok(html_page(&OrganizationTokenPage {
-        layout: Layout::signed_in(locale, &path, &user.csrf_token),
+        layout: Layout::signed_in(locale, &path, user.csrf_token()),
         organization_id: &organization_id,
         token: &AccessTokenView::new(&audience, &claims),
     })?)

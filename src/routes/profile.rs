@@ -1,37 +1,18 @@
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
+use logto_actix::SignedInUser;
 
 use crate::error::AppError;
 use crate::i18n::Locale;
-use crate::logto::{LogtoClient, LogtoError, TokenTarget, decode_stored_id_token};
-use crate::session::{SignedInUser, UserSession};
 use crate::templates::{Claim, Layout, ProfilePage, UserView, claims_table, html_page};
-use crate::tokens::TokenService;
 
 /// `GET /profile` (signed-in only): the verified ID token claims, and fresh userinfo from
-/// Logto's `/oidc/me`, fetched with an access token that is refreshed when needed.
-pub async fn profile(
-    logto: web::Data<LogtoClient>,
-    tokens: web::Data<TokenService>,
-    session: UserSession,
-    mut user: SignedInUser,
-    locale: Locale,
-) -> Result<HttpResponse, AppError> {
+/// Logto's `/oidc/me`, fetched with an access token that is refreshed when needed. A token
+/// that Logto refuses there (the grant was revoked) ends the session.
+pub async fn profile(mut user: SignedInUser, locale: Locale) -> Result<HttpResponse, AppError> {
     // Verified at sign-in (or refresh) and kept in the session since.
-    let id_token_claims = decode_stored_id_token(&user.tokens.id_token)?;
-    let access_token = tokens
-        .access_token(&session, &mut user, &TokenTarget::UserInfo)
-        .await?;
+    let id_token_claims = user.id_token_claims()?;
     // Only the ID token says who is signed in; a userinfo answer about anyone else is refused.
-    let userinfo = match logto.userinfo(&access_token, &id_token_claims.sub).await {
-        Ok(userinfo) => userinfo,
-        // The grant was revoked at Logto: end the session rather than show this again.
-        Err(LogtoError::AccessTokenRejected) => {
-            session.sign_out().await;
-            tokens.forget(&user.grant_id).await;
-            return Err(AppError::SessionEnded);
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let userinfo = user.userinfo().await?;
 
     let organizations: Vec<String> = id_token_claims
         .extra
@@ -49,7 +30,7 @@ pub async fn profile(
     let userinfo_table: Vec<Claim> = claims_table(&serde_json::Value::Object(userinfo));
 
     Ok(html_page(&ProfilePage {
-        layout: Layout::signed_in(locale, "/profile", &user.csrf_token),
+        layout: Layout::signed_in(locale, "/profile", user.csrf_token()),
         user: &UserView::from(&user.profile),
         id_token_claims: &id_token_table,
         userinfo: &userinfo_table,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use logto_bookstore::logto::Backoff;
+use logto_client::Backoff;
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use tokio::task::JoinSet;
@@ -223,8 +223,8 @@ async fn an_older_logout_token_arriving_late_brings_no_session_back(store: Store
 
 /// Waits until the clock's second has changed, so that Unix-second timestamps differ.
 async fn next_second() {
-    let now = logto_bookstore::logto::unix_now();
-    while logto_bookstore::logto::unix_now() == now {
+    let now = logto_client::unix_now();
+    while logto_client::unix_now() == now {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use logto_bookstore::logto::Backoff;
+use logto_client::Backoff;
 use reqwest::StatusCode;
 
 use crate::helpers::{Store, TestApp, query_pairs, query_value, spawn_app, spawn_app_with};

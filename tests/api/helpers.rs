@@ -5,9 +5,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use logto_bookstore::configuration::Settings;
-use logto_bookstore::logto::LogtoConfig;
-use logto_bookstore::session::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
 use logto_bookstore::startup::Application;
+use logto_bookstore::state::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+use logto_client::LogtoConfig;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 use url::Url;

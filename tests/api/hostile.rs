@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use logto_bookstore::session::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+use logto_bookstore::state::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::cookie::{CookieStore, Jar};

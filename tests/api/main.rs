@@ -7,6 +7,7 @@ mod backchannel;
 mod callback;
 mod claim_times;
 mod cross_site;
+mod examples;
 mod faults;
 mod home;
 mod hostile;

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use logto_bookstore::session::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+use logto_bookstore::state::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
 use reqwest::StatusCode;
 
 use crate::helpers::{

@@ -2,7 +2,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use logto_bookstore::logto::Backoff;
+use logto_client::Backoff;
 use reqwest::StatusCode;
 
 use crate::helpers::{Store, TestApp, free_port, registered_client, spawn_app_on, spawn_app_with};

@@ -1,26 +1,27 @@
-//! [`LogtoAuth`]: the checked configuration a product builds once at start-up.
+//! [`LogtoAuth`]: the checked configuration a product builds once at start-up, and what it
+//! mounts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::cookie::Key;
-use logto_client::LogtoConfig;
+use logto_client::session::{SessionGuard, SessionLifetimes};
+use logto_client::{LogtoClient, LogtoConfig};
 
 use crate::cross_site::CrossSiteGuard;
 use crate::pages::Pages;
 use crate::settings::SessionStoreKind;
 use crate::sign_in_methods::SignInMethods;
+use crate::store::{Records, SessionBackend};
 
 /// Sign-in with Logto for an actix-web app: the configuration, checked by
-/// [`LogtoAuthBuilder::build`](crate::LogtoAuthBuilder::build). Cheap to clone.
+/// [`LogtoAuthBuilder::build`](crate::LogtoAuthBuilder::build), with the Logto client, the
+/// session store and the protocol's records. Cheap to clone.
 ///
-/// **Not there yet.** This release holds the checked pieces only: the session store and its
-/// key, the session lifetimes, the sign-in methods, the pages and the cross-site guard. The
-/// auth routes (`/sign-in`, `/callback`, `/sign-out`, `/backchannel-logout`), the session
-/// middleware and the `SignedInUser` extractor are still the Bookstore's own and come to this
-/// crate next; nothing here serves a request yet, apart from
-/// [`refuse_cross_site_writes`](crate::cross_site::refuse_cross_site_writes) and
-/// [`render_error_pages`](crate::pages::render_error_pages).
+/// [`scope`](Self::scope) is what a product mounts: the auth routes (`/sign-in`, `/callback`,
+/// `/sign-out`) inside the session middleware, and `/backchannel-logout` beside it. Its own
+/// pages go into that scope and take [`SignedInUser`](crate::SignedInUser) or
+/// [`MaybeUser`](crate::MaybeUser).
 ///
 /// A session store must be chosen before `build()`; without one, it does not compile:
 ///
@@ -47,13 +48,36 @@ pub struct LogtoAuth {
 
 pub(crate) struct Inner {
     pub(crate) config: LogtoConfig,
+    pub(crate) client: Arc<LogtoClient>,
+    pub(crate) guard: SessionGuard<Records>,
     pub(crate) store: SessionStoreKind,
+    pub(crate) backend: SessionBackend,
     pub(crate) key: Key,
-    pub(crate) absolute_lifetime: Duration,
-    pub(crate) idle_timeout: Duration,
+    pub(crate) lifetimes: SessionLifetimes,
     pub(crate) sign_in_methods: SignInMethods,
     pub(crate) pages: Arc<dyn Pages>,
     pub(crate) cross_site: CrossSiteGuard,
+    pub(crate) cookie_names: CookieNames,
+    /// Cookies get `Secure` when the redirect URI is https.
+    pub(crate) secure: bool,
+}
+
+/// The names of the two cookies: the session's and the sign-in attempts'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieNames {
+    /// The session cookie (default `logto_session`).
+    pub session: &'static str,
+    /// The sign-in attempts cookie (default `logto_sign_in`).
+    pub sign_in: &'static str,
+}
+
+impl Default for CookieNames {
+    fn default() -> Self {
+        Self {
+            session: "logto_session",
+            sign_in: "logto_sign_in",
+        }
+    }
 }
 
 impl std::fmt::Debug for LogtoAuth {
@@ -62,17 +86,33 @@ impl std::fmt::Debug for LogtoAuth {
             .field("config", &self.inner.config)
             .field("store", &self.inner.store)
             .field("key", &"[redacted]")
-            .field("absolute_lifetime", &self.inner.absolute_lifetime)
-            .field("idle_timeout", &self.inner.idle_timeout)
+            .field("lifetimes", &self.inner.lifetimes)
             .field("sign_in_methods", &self.inner.sign_in_methods)
+            .field("cookie_names", &self.inner.cookie_names)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether the session store answers (`/readyz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreStatus {
+    /// The cookie store has nothing to reach.
+    NotUsed,
+    /// Redis answered `PING`.
+    Ok,
+    /// Redis did not answer in time.
+    Unavailable,
 }
 
 impl LogtoAuth {
     /// The Logto configuration, with its redirect URI checked against the callback route.
     pub fn config(&self) -> &LogtoConfig {
         &self.inner.config
+    }
+
+    /// The Logto client.
+    pub fn client(&self) -> &Arc<LogtoClient> {
+        &self.inner.client
     }
 
     /// Where sessions live.
@@ -87,12 +127,12 @@ impl LogtoAuth {
 
     /// The longest a session lives from its sign-in.
     pub fn absolute_lifetime(&self) -> Duration {
-        self.inner.absolute_lifetime
+        self.inner.lifetimes.absolute
     }
 
     /// A session unused this long ends.
     pub fn idle_timeout(&self) -> Duration {
-        self.inner.idle_timeout
+        self.inner.lifetimes.idle
     }
 
     /// The sign-in methods offered.
@@ -108,5 +148,36 @@ impl LogtoAuth {
     /// The cross-site check for the redirect URI's origin (`BASE_URL`).
     pub fn cross_site_guard(&self) -> &CrossSiteGuard {
         &self.inner.cross_site
+    }
+
+    /// The names of the session and sign-in cookies.
+    pub fn cookie_names(&self) -> CookieNames {
+        self.inner.cookie_names
+    }
+
+    /// Whether the session store answers: Redis `PING` within `timeout`.
+    pub async fn session_store_status(&self, timeout: Duration) -> StoreStatus {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = self.inner.backend.redis() {
+            let command = redis::cmd("PING");
+            let ping = redis.query::<String>(&command);
+            return match tokio::time::timeout(timeout, ping).await {
+                Ok(Ok(_)) => StoreStatus::Ok,
+                Ok(Err(error)) => {
+                    log::warn!("not ready: Redis: {error}");
+                    StoreStatus::Unavailable
+                }
+                Err(_) => {
+                    log::warn!("not ready: Redis took over {timeout:?} to answer PING");
+                    StoreStatus::Unavailable
+                }
+            };
+        }
+        let _ = timeout;
+        StoreStatus::NotUsed
+    }
+
+    pub(crate) fn guard(&self) -> &SessionGuard<Records> {
+        &self.inner.guard
     }
 }

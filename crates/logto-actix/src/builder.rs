@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::cookie::{Key, KeyError};
-use logto_client::LogtoConfig;
+use logto_client::session::{SessionGuard, SessionLifetimes};
+use logto_client::{LogtoClient, LogtoConfig, LogtoError, error_chain};
 
-use crate::auth::{Inner, LogtoAuth};
+use crate::auth::{CookieNames, Inner, LogtoAuth};
 use crate::cross_site::{CrossSiteGuard, OpaqueOrigin};
 use crate::pages::{Pages, PlainPages};
 use crate::settings::{
@@ -22,6 +23,10 @@ use crate::settings::{
     SessionSettings, SessionStoreKind, is_redis_url,
 };
 use crate::sign_in_methods::SignInMethods;
+use crate::store::SessionBackend;
+
+/// The Redis key prefix by default.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "logto:";
 
 /// The path of the callback route this crate serves: the redirect URI must end there.
 pub const CALLBACK_PATH: &str = "/callback";
@@ -35,6 +40,8 @@ pub struct LogtoAuthBuilder<S> {
     idle_timeout: Duration,
     sign_in_methods: SignInMethods,
     pages: Arc<dyn Pages>,
+    cookie_names: CookieNames,
+    redis_key_prefix: &'static str,
 }
 
 /// No session store chosen yet: `build()` is not available.
@@ -176,6 +183,23 @@ pub enum BuildError {
     /// told apart.
     #[error(transparent)]
     OpaqueOrigin(#[from] OpaqueOrigin),
+
+    /// The Logto client could not be made (its HTTP client, for example).
+    #[error("the Logto client cannot be made: {0}")]
+    Logto(#[from] LogtoError),
+
+    /// The Redis URL could not be used.
+    #[error("REDIS_URL cannot be used: {reason}. {fix}", fix = REDIS_URL_FIX)]
+    Redis {
+        /// Why.
+        reason: String,
+    },
+
+    /// Sessions in Redis were asked for, but this build has no `redis` feature.
+    #[error(
+        "SESSION_STORE=redis needs logto-actix's `redis` feature. Enable it, or use SESSION_STORE=cookie"
+    )]
+    RedisFeatureOff,
 }
 
 impl From<KeyError> for BuildError {
@@ -194,6 +218,8 @@ impl LogtoAuth {
             idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
             sign_in_methods: SignInMethods::default(),
             pages: Arc::new(PlainPages),
+            cookie_names: CookieNames::default(),
+            redis_key_prefix: DEFAULT_REDIS_KEY_PREFIX,
         }
     }
 
@@ -220,6 +246,8 @@ impl<S> LogtoAuthBuilder<S> {
             idle_timeout: self.idle_timeout,
             sign_in_methods: self.sign_in_methods,
             pages: self.pages,
+            cookie_names: self.cookie_names,
+            redis_key_prefix: self.redis_key_prefix,
         }
     }
 
@@ -271,7 +299,27 @@ impl<S> LogtoAuthBuilder<S> {
         }
     }
 
-    /// Checks the configuration. Nothing contacts Logto or Redis here.
+    /// The names of the session cookie and of the sign-in attempts cookie. Default:
+    /// `logto_session` and `logto_sign_in`.
+    pub fn cookie_names(self, session: &'static str, sign_in: &'static str) -> Self {
+        Self {
+            cookie_names: CookieNames { session, sign_in },
+            ..self
+        }
+    }
+
+    /// What every Redis key starts with (sessions, their indexes, refresh locks, token
+    /// hand-offs, logout tokens). Default: [`DEFAULT_REDIS_KEY_PREFIX`].
+    pub fn redis_key_prefix(self, prefix: &'static str) -> Self {
+        Self {
+            redis_key_prefix: prefix,
+            ..self
+        }
+    }
+
+    /// Checks the configuration and makes the Logto client and the session store. Nothing
+    /// contacts Logto or Redis here: inside a Tokio runtime, Logto's documents are loaded in
+    /// the background, and Redis is connected by the first request that needs it.
     pub fn build(self) -> Result<LogtoAuth, BuildError>
     where
         S: StoreChosen,
@@ -289,19 +337,72 @@ impl<S> LogtoAuthBuilder<S> {
             });
         }
         let cross_site = CrossSiteGuard::for_base_url(redirect_uri)?;
+        let secure = redirect_uri.scheme() == "https";
+        let backend = backend_for(&store, self.redis_key_prefix)?;
+        let lifetimes = SessionLifetimes {
+            absolute: self.absolute_lifetime,
+            idle: self.idle_timeout,
+        };
+        let client = Arc::new(LogtoClient::new(self.config.clone())?);
+        let guard = SessionGuard::new(Arc::clone(&client), backend.records(lifetimes), lifetimes)
+            // A copy of a cookie may outlive a sign-out elsewhere: ask Logto when a token is due.
+            .recheck_when_due(store == SessionStoreKind::Cookie);
+        prefetch_in_background(&client);
         Ok(LogtoAuth {
             inner: Arc::new(Inner {
                 config: self.config,
+                client,
+                guard,
                 store,
+                backend,
                 key,
-                absolute_lifetime: self.absolute_lifetime,
-                idle_timeout: self.idle_timeout,
+                lifetimes,
                 sign_in_methods: self.sign_in_methods,
                 pages: self.pages,
                 cross_site,
+                cookie_names: self.cookie_names,
+                secure,
             }),
         })
     }
+}
+
+fn backend_for(
+    store: &SessionStoreKind,
+    prefix: &'static str,
+) -> Result<SessionBackend, BuildError> {
+    match store {
+        SessionStoreKind::Cookie => Ok(SessionBackend::Cookie),
+        #[cfg(feature = "redis")]
+        SessionStoreKind::Redis { url } => crate::store::SharedRedis::new(url)
+            .map(|redis| SessionBackend::Redis { redis, prefix })
+            .map_err(|error| BuildError::Redis {
+                reason: error.to_string(),
+            }),
+        #[cfg(not(feature = "redis"))]
+        SessionStoreKind::Redis { .. } => {
+            let _ = prefix;
+            Err(BuildError::RedisFeatureOff)
+        }
+    }
+}
+
+/// Loads discovery and keys without delaying start-up; if Logto is down, the app still serves
+/// its pages and the next sign-in retries. Outside a Tokio runtime, the first sign-in loads
+/// them.
+fn prefetch_in_background(client: &Arc<LogtoClient>) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let client = Arc::clone(client);
+    tokio::spawn(async move {
+        if let Err(error) = client.prefetch().await {
+            log::warn!(
+                "Logto is not reachable yet, sign-in will retry: {}",
+                error_chain(&error)
+            );
+        }
+    });
 }
 
 fn check_lifetimes(absolute: Duration, idle: Duration) -> Result<(), BuildError> {
@@ -492,7 +593,7 @@ mod tests {
     fn the_pages_and_sign_in_methods_given_are_kept() {
         struct Mine;
         impl Pages for Mine {
-            fn ui_locales(&self, _: &actix_web::HttpRequest) -> Option<String> {
+            fn ui_locales(&self, _: &actix_web::dev::RequestHead) -> Option<String> {
                 Some("ja".to_owned())
             }
         }
@@ -506,7 +607,10 @@ mod tests {
             .build()
             .unwrap();
         let request = actix_web::test::TestRequest::default().to_http_request();
-        assert_eq!(auth.pages().ui_locales(&request).as_deref(), Some("ja"));
+        assert_eq!(
+            auth.pages().ui_locales(request.head()).as_deref(),
+            Some("ja")
+        );
         assert!(auth.sign_in_methods().email_sign_in);
     }
 }

@@ -5,8 +5,8 @@
 //! [`ErrorKind`] (which words a page uses) and its [`Retry`] link. A product's pages
 //! ([`Pages`](crate::Pages)) render views, never errors, so they need no table of their own.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION};
+use actix_web::http::header::{Allow, LOCATION, TryIntoHeaderPair};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use logto_client::log_safe::Escaped;
 use logto_client::{LogtoError, error_chain};
@@ -99,6 +99,33 @@ pub enum AuthError {
     /// A logout token that was used before (its `jti` is remembered until it expires).
     #[error("the logout token was used before")]
     ReplayedLogoutToken,
+
+    /// The address exists, but not for this method (a `HEAD` where `GET` changes state, a
+    /// `PUT`): answered with `Allow`.
+    #[error(
+        "this address does not take this method (it takes {})",
+        method_list(allowed)
+    )]
+    MethodNotAllowed {
+        /// The methods it takes.
+        allowed: Vec<Method>,
+    },
+
+    /// A [`SignedInUser`](crate::SignedInUser) or [`MaybeUser`](crate::MaybeUser) was taken by
+    /// a route outside the auth middleware: a wiring bug, reported on every request rather
+    /// than run without a session.
+    #[error(
+        "the auth middleware is not around this route: register it inside `LogtoAuth::scope()`"
+    )]
+    NotMounted,
+}
+
+fn method_list(methods: &[Method]) -> String {
+    methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What a failed request tells the visitor: the status, which words, any detail and where to
@@ -243,14 +270,7 @@ impl ErrorView {
 
     /// The response for this view with the page `html`: its status, HTML, never cached.
     pub fn response(&self, html: String) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status).body(html);
-        let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        crate::pages::page_response(self.status, html)
     }
 }
 
@@ -294,6 +314,10 @@ impl AuthError {
                 view(StatusCode::BAD_REQUEST, K::BadRequest, Home).with_detail(reason)
             }
             Self::ReplayedLogoutToken => view(StatusCode::BAD_REQUEST, K::InvalidLogoutToken, Home),
+            Self::MethodNotAllowed { .. } => {
+                view(StatusCode::METHOD_NOT_ALLOWED, K::MethodNotAllowed, Home)
+            }
+            Self::NotMounted => view(StatusCode::INTERNAL_SERVER_ERROR, K::Internal, Home),
         }
     }
 }
@@ -380,12 +404,20 @@ impl ResponseError for AuthError {
         if let Self::SignInRequired { return_to } = self {
             return sign_in_redirect(return_to);
         }
-        view.response(PlainPages::page(&view))
+        let mut response = view.response(PlainPages::page(&view));
+        if let Self::MethodNotAllowed { allowed } = self
+            && let Ok((name, value)) = Allow(allowed.clone()).try_into_pair()
+        {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+
     use super::*;
     use logto_client::TokenError;
 
@@ -411,7 +443,16 @@ mod tests {
     #[test]
     fn every_failure_has_its_status_kind_and_way_on() {
         use ErrorKind as K;
-        let table: [(AuthError, u16, ErrorKind, Retry); 17] = [
+        let table: [(AuthError, u16, ErrorKind, Retry); 19] = [
+            (
+                AuthError::MethodNotAllowed {
+                    allowed: vec![Method::POST],
+                },
+                405,
+                K::MethodNotAllowed,
+                Retry::Home,
+            ),
+            (AuthError::NotMounted, 500, K::Internal, Retry::Home),
             (
                 AuthError::MissingState,
                 400,
@@ -694,6 +735,22 @@ mod tests {
             logged("marker\\nforged line"),
             [log::Level::Warn],
             "request text is escaped"
+        );
+    }
+
+    #[test]
+    fn a_method_not_allowed_names_the_allowed_ones() {
+        let response = AuthError::MethodNotAllowed {
+            allowed: vec![Method::GET, Method::POST],
+        }
+        .error_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            response
+                .headers()
+                .get(actix_web::http::header::ALLOW)
+                .unwrap(),
+            "GET, POST"
         );
     }
 

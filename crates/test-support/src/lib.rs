@@ -3,6 +3,8 @@
 //! - [`idp`]: an in-process OpenID Connect provider shaped like Logto, with faults to inject;
 //! - [`redis`]: a real `redis-server` on a Unix socket of its own, to pause, stop and restart;
 //! - [`browser`]: a browser-like HTTP client and the headers and pages it reads;
+//! - [`process`]: a server in a process of its own, on a port that cannot race, ready when it
+//!   says so, killed by its PID when dropped;
 //! - [`poll`]: waiting for something to happen, until a deadline, instead of sleeping;
 //! - [`for_both_stores!`]: one test per session store from one scenario.
 //!
@@ -11,6 +13,7 @@
 pub mod browser;
 pub mod idp;
 pub mod poll;
+pub mod process;
 pub mod redis;
 
 use std::sync::Once;

@@ -14,15 +14,18 @@ mod plain;
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::Cookie;
 use actix_web::dev::{RequestHead, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::http::header::COOKIE;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::test::TestRequest;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 
 pub use plain::{PlainPages, escape};
 
 use crate::error::{AuthError, ErrorView};
+use logto_client::session::SessionData;
 
 /// Why a page could not be rendered (a template error, for example).
 pub type PageError = Box<dyn std::error::Error + Send + Sync>;
@@ -32,13 +35,13 @@ pub type PageError = Box<dyn std::error::Error + Send + Sync>;
 /// `Set-Cookie`. A hook that fails is logged and the plain page is used instead.
 ///
 /// Sync and object-safe: it is kept as an `Arc<dyn Pages>`, and what a page shows is read
-/// before it is called. The `request` is the visitor's; for the error page of a failing
-/// middleware (the session store), it is a copy of its method, URI, headers and peer address,
-/// without app data.
+/// before it is called. The `request` is the head of the visitor's request (method, URI,
+/// headers): what a page needs to speak the visitor's language, and all there is of a request
+/// whose session store failed ([`request_cookie`] reads its cookies).
 pub trait Pages: Send + Sync + 'static {
     /// The page for a failed request: `view` says its status, what went wrong and where to go
     /// next.
-    fn error_page(&self, _request: &HttpRequest, view: &ErrorView) -> Result<String, PageError> {
+    fn error_page(&self, _request: &RequestHead, view: &ErrorView) -> Result<String, PageError> {
         Ok(PlainPages::page(view))
     }
 
@@ -46,7 +49,7 @@ pub trait Pages: Send + Sync + 'static {
     /// token to [`SignOutForm::action`].
     fn sign_out_page(
         &self,
-        _request: &HttpRequest,
+        _request: &RequestHead,
         form: &SignOutForm<'_>,
     ) -> Result<String, PageError> {
         Ok(PlainPages::sign_out(form))
@@ -55,7 +58,7 @@ pub trait Pages: Send + Sync + 'static {
     /// `POST /sign-in` with an address that is not one: the email form again (answered 400).
     fn email_rejected_page(
         &self,
-        _request: &HttpRequest,
+        _request: &RequestHead,
         rejected: &RejectedEmail<'_>,
     ) -> Result<String, PageError> {
         Ok(PlainPages::email_rejected(rejected))
@@ -63,7 +66,7 @@ pub trait Pages: Send + Sync + 'static {
 
     /// `ui_locales` for Logto's sign-in page (for example `ja`), so that it speaks the
     /// visitor's language. Default: none, Logto decides.
-    fn ui_locales(&self, _request: &HttpRequest) -> Option<String> {
+    fn ui_locales(&self, _request: &RequestHead) -> Option<String> {
         None
     }
 
@@ -82,12 +85,18 @@ pub struct SignOutForm<'a> {
     pub action: &'a str,
     /// The session's CSRF token, for a hidden `csrf_token` field.
     pub csrf_token: &'a str,
+    /// Who is signing out.
+    pub user: &'a SessionData,
 }
 
 impl<'a> SignOutForm<'a> {
-    /// The form posting `csrf_token` to `action`.
-    pub fn new(action: &'a str, csrf_token: &'a str) -> Self {
-        Self { action, csrf_token }
+    /// The form posting `csrf_token` to `action`, for `user`.
+    pub fn new(action: &'a str, csrf_token: &'a str, user: &'a SessionData) -> Self {
+        Self {
+            action,
+            csrf_token,
+            user,
+        }
     }
 }
 
@@ -99,13 +108,31 @@ pub struct RejectedEmail<'a> {
     pub action: &'a str,
     /// What the visitor typed, to show again. Untrusted: escape it.
     pub address: &'a str,
+    /// The visitor, when signed in (a page that shows who is signed in shows them again).
+    pub visitor: Option<&'a SessionData>,
 }
 
 impl<'a> RejectedEmail<'a> {
-    /// `address`, refused by the form posting to `action`.
-    pub fn new(action: &'a str, address: &'a str) -> Self {
-        Self { action, address }
+    /// `address`, refused by the form posting to `action`, for `visitor`.
+    pub fn new(action: &'a str, address: &'a str, visitor: Option<&'a SessionData>) -> Self {
+        Self {
+            action,
+            address,
+            visitor,
+        }
     }
+}
+
+/// A page answered with `status`: HTML, never cached (it may show who is signed in).
+pub(crate) fn page_response(status: StatusCode, html: String) -> HttpResponse {
+    let mut response = HttpResponse::build(status).body(html);
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The view of `error`: an [`AuthError`]'s own, else what `pages` says of it.
@@ -117,7 +144,7 @@ pub fn view_of(pages: &dyn Pages, error: &actix_web::Error) -> Option<ErrorView>
 }
 
 /// `pages`' error page for `view`, or the plain one if the hook fails.
-pub fn error_page_html(pages: &dyn Pages, request: &HttpRequest, view: &ErrorView) -> String {
+pub fn error_page_html(pages: &dyn Pages, request: &RequestHead, view: &ErrorView) -> String {
     pages.error_page(request, view).unwrap_or_else(|error| {
         log::error!("the error page failed to render, the plain one is used instead: {error}");
         PlainPages::page(view)
@@ -135,13 +162,13 @@ pub async fn render_error_pages(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // The request cannot be kept while the services inside route it (actix needs it unshared),
-    // so a failing inner middleware's page is rendered for a copy of its head.
+    // so a failing inner middleware's page is rendered for a copy of its head, taken first.
     let head = request.head().clone();
     match next.call(request).await {
         Ok(response) => {
             let page = response.response().error().and_then(|error| {
                 let view = view_of(&*pages, error).filter(ErrorView::has_page)?;
-                Some(error_page_html(&*pages, response.request(), &view))
+                Some(error_page_html(&*pages, response.request().head(), &view))
             });
             Ok(match page {
                 Some(page) => response.map_body(|_, _| BoxBody::new(page)),
@@ -150,7 +177,7 @@ pub async fn render_error_pages(
         }
         Err(error) => match view_of(&*pages, &error).filter(ErrorView::has_page) {
             Some(view) => {
-                let page = error_page_html(&*pages, &detached(&head), &view);
+                let page = error_page_html(&*pages, &head, &view);
                 Err(WithPage { error, page }.into())
             }
             None => Err(error),
@@ -158,20 +185,15 @@ pub async fn render_error_pages(
     }
 }
 
-/// A request with `head`'s method, URI, version, headers and peer address, and nothing else
-/// (no app data, no route).
-fn detached(head: &RequestHead) -> HttpRequest {
-    let mut copy = TestRequest::default()
-        .method(head.method.clone())
-        .uri(&head.uri.to_string())
-        .version(head.version);
-    if let Some(peer) = head.peer_addr {
-        copy = copy.peer_addr(peer);
-    }
-    for (name, value) in head.headers() {
-        copy = copy.append_header((name.clone(), value.clone()));
-    }
-    copy.to_http_request()
+/// The cookie `name` that the browser sent with `request`, if any.
+pub fn request_cookie(request: &RequestHead, name: &str) -> Option<Cookie<'static>> {
+    request
+        .headers()
+        .get_all(COOKIE)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
+        .find(|cookie| cookie.name() == name)
 }
 
 /// An error whose response gets `page` as its body.
@@ -203,7 +225,7 @@ impl ResponseError for WithPage {
 mod tests {
     use actix_web::body::to_bytes;
     use actix_web::middleware::from_fn;
-    use actix_web::test::{call_service, init_service, try_call_service};
+    use actix_web::test::{TestRequest, call_service, init_service, try_call_service};
     use actix_web::{App, web};
 
     use super::*;
@@ -223,7 +245,7 @@ mod tests {
     }
 
     impl Pages for Branded {
-        fn error_page(&self, request: &HttpRequest, view: &ErrorView) -> Result<String, PageError> {
+        fn error_page(&self, request: &RequestHead, view: &ErrorView) -> Result<String, PageError> {
             let language = request
                 .headers()
                 .get("accept-language")
@@ -232,7 +254,7 @@ mod tests {
                 "branded {} {:?} at {} in {language}",
                 view.status.as_u16(),
                 view.kind,
-                request.path()
+                request.uri.path()
             ))
         }
 
@@ -247,7 +269,7 @@ mod tests {
     struct Broken;
 
     impl Pages for Broken {
-        fn error_page(&self, _: &HttpRequest, _: &ErrorView) -> Result<String, PageError> {
+        fn error_page(&self, _: &RequestHead, _: &ErrorView) -> Result<String, PageError> {
             Err("the template is missing".into())
         }
     }
@@ -328,6 +350,18 @@ mod tests {
             PlainPages::page(&AuthError::CsrfMismatch.view()),
             "the plain page, not an empty body"
         );
+    }
+
+    #[test]
+    fn the_visitor_s_cookies_are_read_from_the_head() {
+        let request = TestRequest::default()
+            .insert_header(("cookie", "a=1; lang=ja"))
+            .to_http_request();
+        assert_eq!(
+            request_cookie(request.head(), "lang").map(|c| c.value().to_owned()),
+            Some("ja".to_owned())
+        );
+        assert!(request_cookie(request.head(), "missing").is_none());
     }
 
     #[actix_web::test]

@@ -222,19 +222,30 @@ mod tests {
         assert!(html.contains(r#"<a href="/">Back to the home page</a>"#));
     }
 
+    /// A signed-in user, as a session stores it.
+    pub(crate) fn user() -> logto_client::session::SessionData {
+        serde_json::from_str(
+            r#"{"profile": {"sub": "user-1"},
+                "tokens": {"id_token": "i", "access_token": "a", "access_token_expires_at": null,
+                           "refresh_token": null, "scope": null},
+                "grant_id": "g", "csrf_token": "t", "signed_in_at": 1, "last_seen_at": 2}"#,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn the_sign_out_form_escapes_its_action_and_token() {
-        let html = PlainPages::sign_out(&SignOutForm::new(HOSTILE, HOSTILE));
+        let html = PlainPages::sign_out(&SignOutForm::new(HOSTILE, HOSTILE, &user()));
         escaped(&html);
         assert_eq!(html.matches("&lt;script&gt;").count(), 2, "both values");
-        let html = PlainPages::sign_out(&SignOutForm::new("/sign-out", "token-1"));
+        let html = PlainPages::sign_out(&SignOutForm::new("/sign-out", "token-1", &user()));
         assert!(html.contains(r#"action="/sign-out""#));
         assert!(html.contains(r#"name="csrf_token" value="token-1""#));
     }
 
     #[test]
     fn the_email_form_escapes_the_refused_address() {
-        let html = PlainPages::email_rejected(&RejectedEmail::new(HOSTILE, HOSTILE));
+        let html = PlainPages::email_rejected(&RejectedEmail::new(HOSTILE, HOSTILE, None));
         escaped(&html);
         assert_eq!(html.matches("&lt;script&gt;").count(), 2, "both values");
     }
@@ -260,13 +271,14 @@ mod tests {
         let view = ErrorView::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, Retry::Home);
         let hook: &dyn Pages = &PlainPages;
         assert_eq!(
-            hook.error_page(&request, &view).unwrap(),
+            hook.error_page(request.head(), &view).unwrap(),
             PlainPages::page(&view)
         );
-        assert_eq!(hook.ui_locales(&request), None);
-        let form = SignOutForm::new("/sign-out", "t");
+        assert_eq!(hook.ui_locales(request.head()), None);
+        let user = user();
+        let form = SignOutForm::new("/sign-out", "t", &user);
         assert_eq!(
-            hook.sign_out_page(&request, &form).unwrap(),
+            hook.sign_out_page(request.head(), &form).unwrap(),
             PlainPages::sign_out(&form)
         );
     }

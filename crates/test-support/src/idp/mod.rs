@@ -336,6 +336,14 @@ impl TestIdp {
         self.state.refresh_grants.load(Ordering::SeqCst)
     }
 
+    /// How many grants have been revoked (at the revocation endpoint, by reusing a spent
+    /// refresh token, or by [`revoke_all_grants`](Self::revoke_all_grants)), of how many made.
+    pub fn revoked_grants(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        let revoked = state.grants.values().filter(|grant| grant.revoked).count();
+        (revoked, state.grants.len())
+    }
+
     /// Makes the token endpoint wait this long before answering (from the next request on),
     /// so that concurrent refreshes overlap as they would against a busy Logto.
     pub fn set_token_delay(&self, delay: Duration) {

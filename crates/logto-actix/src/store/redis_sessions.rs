@@ -1,4 +1,4 @@
-//! Sessions in Redis, one key each (`bookstore:session:<key>`), read with a single `GET` on the
+//! Sessions in Redis, one key each (`<prefix>session:<key>`), read with a single `GET` on the
 //! process's shared multiplexed connection. actix-session's own Redis store checks every pooled
 //! connection out with a `PING` first, which doubled the round trips of every signed-in page.
 
@@ -7,12 +7,11 @@ use actix_web::cookie::time;
 
 use std::time::Duration;
 
-use super::records::{index_keys_of, index_session};
-use crate::logto::session::SessionData;
-use crate::logto::unix_now;
-use crate::shared_redis::SharedRedis;
+use logto_client::session::SessionData;
+use logto_client::unix_now;
 
-type SessionState = std::collections::HashMap<String, String>;
+use super::records::{KeyScheme, index_keys_of, index_session};
+use super::{SessionState, SharedRedis, USER_KEY};
 
 /// The TTL of a session's key: the middleware's (the idle timeout), but never past the end of
 /// the session's absolute lifetime.
@@ -22,7 +21,7 @@ fn ttl_for(
     session_ttl: Duration,
 ) -> time::Duration {
     let signed_in_at = state
-        .get(super::USER)
+        .get(USER_KEY)
         .and_then(|user| SessionData::summary(user))
         .map_or(0, |user| user.signed_in_at);
     let absolute_end =
@@ -48,27 +47,28 @@ return 1
 const UPDATED: i64 = 1;
 const NEWER_STORED: i64 = 2;
 
-/// The key under which a session lives in Redis.
-pub(crate) fn redis_key(session_key: &str) -> String {
-    format!("bookstore:session:{session_key}")
-}
-
 /// actix-session's storage contract, on [`SharedRedis`].
 #[derive(Clone)]
 pub struct RedisSessions {
     redis: SharedRedis,
+    keys: KeyScheme,
     /// `SESSION_TTL`: no key outlives it.
     session_ttl: Duration,
 }
 
 impl RedisSessions {
-    pub fn new(redis: SharedRedis, session_ttl: Duration) -> Self {
-        Self { redis, session_ttl }
+    /// Sessions on `redis` under `prefix`, none outliving `session_ttl`.
+    pub fn new(redis: SharedRedis, prefix: &'static str, session_ttl: Duration) -> Self {
+        Self {
+            redis,
+            keys: KeyScheme::new(prefix),
+            session_ttl,
+        }
     }
 
     pub(crate) async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         let json: Option<String> = self
-            .run(redis::cmd("GET").arg(redis_key(key.as_ref())))
+            .run(redis::cmd("GET").arg(self.keys.session(key.as_ref())))
             .await
             .map_err(LoadError::Other)?;
         json.map(|json| serde_json::from_str(&json))
@@ -105,7 +105,7 @@ impl RedisSessions {
         let json = serde_json::to_string(&state)
             .map_err(|error| UpdateError::Serialization(error.into()))?;
         let revision = state
-            .get(super::USER)
+            .get(USER_KEY)
             .and_then(|user| SessionData::summary(user))
             .map_or(0, |user| user.revision);
         let ttl = ttl_for(&state, ttl, self.session_ttl);
@@ -114,7 +114,7 @@ impl RedisSessions {
                 redis::cmd("EVAL")
                     .arg(UPDATE_UNLESS_NEWER)
                     .arg(1)
-                    .arg(redis_key(key.as_ref()))
+                    .arg(self.keys.session(key.as_ref()))
                     .arg(&json)
                     .arg(revision)
                     .arg(ttl.whole_seconds()),
@@ -140,7 +140,7 @@ impl RedisSessions {
     ) -> Result<(), anyhow::Error> {
         self.run::<()>(
             redis::cmd("EXPIRE")
-                .arg(redis_key(key.as_ref()))
+                .arg(self.keys.session(key.as_ref()))
                 .arg(ttl.whole_seconds()),
         )
         .await
@@ -149,15 +149,15 @@ impl RedisSessions {
     /// Deletes the session and takes it out of its back-channel logout index, so that
     /// nothing of it is left behind.
     pub(crate) async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
-        let redis_key = redis_key(key.as_ref());
+        let redis_key = self.keys.session(key.as_ref());
         let state: Option<String> = self.run(redis::cmd("GET").arg(&redis_key)).await?;
         let user = state
             .and_then(|json| serde_json::from_str::<SessionState>(&json).ok())
-            .and_then(|mut state| state.remove(super::USER));
+            .and_then(|mut state| state.remove(USER_KEY));
         let mut pipeline = redis::pipe();
         pipeline.cmd("DEL").arg(&redis_key).ignore();
         if let Some(user) = user {
-            for index_key in index_keys_of(&user) {
+            for index_key in index_keys_of(self.keys, &user) {
                 pipeline.cmd("SREM").arg(index_key).arg(&redis_key).ignore();
             }
         }
@@ -178,7 +178,7 @@ impl RedisSessions {
     ) -> Result<Option<String>, anyhow::Error> {
         self.run(
             redis::cmd("SET")
-                .arg(redis_key(key.as_ref()))
+                .arg(self.keys.session(key.as_ref()))
                 .arg(json)
                 .arg(condition)
                 .arg("EX")
@@ -190,11 +190,11 @@ impl RedisSessions {
     /// Indexes a signed-in user's session for back-channel logout. A failure only costs that
     /// index entry, so it is logged rather than failing the request.
     async fn index(&self, key: &SessionKey, state: &SessionState) {
-        let Some(user) = state.get(super::USER) else {
+        let Some(user) = state.get(USER_KEY) else {
             return;
         };
-        let redis_key = redis_key(key.as_ref());
-        let indexed = index_session(&self.redis, &redis_key, user, self.session_ttl);
+        let redis_key = self.keys.session(key.as_ref());
+        let indexed = index_session(&self.redis, self.keys, &redis_key, user, self.session_ttl);
         if let Err(error) = indexed.await {
             log::warn!("could not index a session for back-channel logout: {error}");
         }
@@ -210,6 +210,6 @@ impl RedisSessions {
 }
 
 fn new_session_key() -> Result<SessionKey, anyhow::Error> {
-    let key = oauth2::CsrfToken::new_random().into_secret();
+    let key = logto_client::session::random_token();
     SessionKey::try_from(key).map_err(|error| anyhow::anyhow!("{error}"))
 }

@@ -1,12 +1,12 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::error::AppError;
-use crate::tokens::TokenService;
+use crate::auth::LogtoAuth;
+use crate::error::AuthError;
 
 /// The body Logto posts (OIDC Back-Channel Logout 1.0 §2.5).
 #[derive(Deserialize)]
-pub struct LogoutRequest {
+pub(crate) struct LogoutRequest {
     logout_token: String,
 }
 
@@ -14,11 +14,11 @@ pub struct LogoutRequest {
 /// logout token is verified like an ID token, and each one is accepted once (§2.6 step 10);
 /// then that session's app sessions are ended. A forged, expired or replayed token gets a 400
 /// and changes nothing.
-pub async fn backchannel_logout(
-    tokens: web::Data<TokenService>,
+pub(crate) async fn backchannel_logout(
+    auth: LogtoAuth,
     request: web::Form<LogoutRequest>,
-) -> Result<HttpResponse, AppError> {
-    let logout = tokens
+) -> Result<HttpResponse, AuthError> {
+    let logout = auth
         .guard()
         .backchannel_logout(&request.logout_token)
         .await?;

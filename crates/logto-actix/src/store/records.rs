@@ -1,6 +1,4 @@
-//! Where the session protocol keeps its records: in this process with the cookie store
-//! ([`MemoryRecords`]), in Redis with the Redis store ([`RedisRecords`]), shared by every
-//! instance.
+//! The session protocol's records in Redis ([`RedisRecords`]), shared by every instance.
 //!
 //! With the Redis store, every saved session is indexed under its Logto `sid` and the user's
 //! `sub` (Redis sets that live as long as a session may); a logout token deletes the sessions
@@ -10,127 +8,24 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::logto::session::{
-    EndedSessions, GrantLock, LogoutTarget, LogoutTokenLedger, MemoryRecords, SessionData,
-    StoreError, TokenHandOff, TokenState,
+use logto_client::session::{
+    EndedSessions, GrantLock, LogoutTarget, LogoutTokenLedger, SessionData, StoreError,
+    TokenHandOff, TokenState,
 };
-use crate::shared_redis::SharedRedis;
 
-/// The records of the store chosen at run time: the protocol is generic over them, so this
-/// enum picks one. `MemoryRecords` goes with the cookie store and `RedisRecords` with the Redis
-/// store: with Redis, a sign-out deletes the stored session, which is what lets
-/// `RedisRecords` say that no session has ended.
-#[derive(Clone)]
-pub enum AppRecords {
-    Memory(MemoryRecords),
-    Redis(RedisRecords),
-}
-
-impl AppRecords {
-    /// Records in `redis` when sessions live there, otherwise in this process, kept as long as
-    /// a session may live (`session_ttl`).
-    pub fn new(redis: Option<SharedRedis>, session_ttl: Duration) -> Self {
-        match redis {
-            Some(redis) => Self::Redis(RedisRecords::new(redis)),
-            None => Self::Memory(MemoryRecords::new(session_ttl)),
-        }
-    }
-}
-
-impl GrantLock for AppRecords {
-    /// No lock to release in this process.
-    type Guard = Option<RedisLock>;
-
-    async fn acquire(
-        &self,
-        grant_id: &str,
-        ttl: Duration,
-        wait: Duration,
-    ) -> Result<Option<Self::Guard>, StoreError> {
-        match self {
-            Self::Memory(memory) => Ok(memory.acquire(grant_id, ttl, wait).await?.map(|()| None)),
-            Self::Redis(redis) => Ok(redis.acquire(grant_id, ttl, wait).await?.map(Some)),
-        }
-    }
-
-    async fn release(&self, guard: Self::Guard) {
-        if let (Self::Redis(redis), Some(lock)) = (self, guard) {
-            redis.release(lock).await;
-        }
-    }
-}
-
-impl TokenHandOff for AppRecords {
-    async fn latest(&self, grant_id: &str) -> Result<Option<TokenState>, StoreError> {
-        match self {
-            Self::Memory(memory) => memory.latest(grant_id).await,
-            Self::Redis(redis) => redis.latest(grant_id).await,
-        }
-    }
-
-    async fn hand_on(
-        &self,
-        grant_id: &str,
-        state: &TokenState,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
-        match self {
-            Self::Memory(memory) => memory.hand_on(grant_id, state, ttl).await,
-            Self::Redis(redis) => redis.hand_on(grant_id, state, ttl).await,
-        }
-    }
-
-    async fn forget(&self, grant_id: &str) {
-        match self {
-            Self::Memory(memory) => TokenHandOff::forget(memory, grant_id).await,
-            Self::Redis(redis) => TokenHandOff::forget(redis, grant_id).await,
-        }
-    }
-}
-
-impl EndedSessions for AppRecords {
-    async fn is_ended(&self, session: &SessionData) -> Result<bool, StoreError> {
-        match self {
-            Self::Memory(memory) => memory.is_ended(session).await,
-            Self::Redis(redis) => redis.is_ended(session).await,
-        }
-    }
-
-    async fn record_sign_out(&self, session: &SessionData) -> Result<(), StoreError> {
-        match self {
-            Self::Memory(memory) => memory.record_sign_out(session).await,
-            Self::Redis(redis) => redis.record_sign_out(session).await,
-        }
-    }
-
-    async fn end(&self, target: &LogoutTarget<'_>) -> Result<usize, StoreError> {
-        match self {
-            Self::Memory(memory) => memory.end(target).await,
-            Self::Redis(redis) => redis.end(target).await,
-        }
-    }
-}
-
-impl LogoutTokenLedger for AppRecords {
-    async fn first_use(&self, jti: &str, ttl: Duration) -> Result<bool, StoreError> {
-        match self {
-            Self::Memory(memory) => memory.first_use(jti, ttl).await,
-            Self::Redis(redis) => redis.first_use(jti, ttl).await,
-        }
-    }
-
-    async fn forget(&self, jti: &str) {
-        match self {
-            Self::Memory(memory) => LogoutTokenLedger::forget(memory, jti).await,
-            Self::Redis(redis) => LogoutTokenLedger::forget(redis, jti).await,
-        }
-    }
-}
+use super::{SharedRedis, USER_KEY};
 
 /// The protocol's records in Redis, on the process's shared connection.
 #[derive(Clone)]
 pub struct RedisRecords {
     redis: SharedRedis,
+    keys: KeyScheme,
+}
+
+/// The names of every Redis key, under one prefix (`logto:` by default).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyScheme {
+    prefix: &'static str,
 }
 
 /// A refresh lock held in Redis: its key, and the random value that says it is ours.
@@ -140,8 +35,12 @@ pub struct RedisLock {
 }
 
 impl RedisRecords {
-    pub fn new(redis: SharedRedis) -> Self {
-        Self { redis }
+    /// The records on `redis`, every key starting with `prefix`.
+    pub fn new(redis: SharedRedis, prefix: &'static str) -> Self {
+        Self {
+            redis,
+            keys: KeyScheme { prefix },
+        }
     }
 
     /// Deletes `key`, which holds `what`; a failure is only logged, since the key expires by
@@ -164,8 +63,8 @@ impl GrantLock for RedisRecords {
         wait: Duration,
     ) -> Result<Option<RedisLock>, StoreError> {
         let lock = RedisLock {
-            key: format!("bookstore:refresh-lock:{grant_id}"),
-            owner: crate::logto::session::random_token(),
+            key: self.keys.refresh_lock(grant_id),
+            owner: logto_client::session::random_token(),
         };
         let started = Instant::now();
         loop {
@@ -213,12 +112,12 @@ impl GrantLock for RedisRecords {
     }
 }
 
-/// The latest refresh of a grant, at `bookstore:grant-tokens:<grant>`.
+/// The latest refresh of a grant, at `<prefix>grant-tokens:<grant>`.
 impl TokenHandOff for RedisRecords {
     async fn latest(&self, grant_id: &str) -> Result<Option<TokenState>, StoreError> {
         let json: Option<String> = self
             .redis
-            .query(redis::cmd("GET").arg(handoff_key(grant_id)))
+            .query(redis::cmd("GET").arg(self.keys.handoff_key(grant_id)))
             .await
             .map_err(refresh_failed)?;
         Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
@@ -234,7 +133,7 @@ impl TokenHandOff for RedisRecords {
         self.redis
             .query::<()>(
                 redis::cmd("SET")
-                    .arg(handoff_key(grant_id))
+                    .arg(self.keys.handoff_key(grant_id))
                     .arg(json)
                     .arg("EX")
                     .arg(ttl.as_secs()),
@@ -244,7 +143,7 @@ impl TokenHandOff for RedisRecords {
     }
 
     async fn forget(&self, grant_id: &str) {
-        self.delete_or_let_expire(handoff_key(grant_id), "a token hand-off")
+        self.delete_or_let_expire(self.keys.handoff_key(grant_id), "a token hand-off")
             .await;
     }
 }
@@ -265,8 +164,8 @@ impl EndedSessions for RedisRecords {
     /// logout survives it.
     async fn end(&self, target: &LogoutTarget<'_>) -> Result<usize, StoreError> {
         let (index_key, signed_in_by) = match *target {
-            LogoutTarget::LogtoSession { sid } => (sid_key(sid), None),
-            LogoutTarget::User { sub, issued_at } => (sub_key(sub), Some(issued_at)),
+            LogoutTarget::LogtoSession { sid } => (self.keys.sid_key(sid), None),
+            LogoutTarget::User { sub, issued_at } => (self.keys.sub_key(sub), Some(issued_at)),
         };
         let sessions: Vec<String> = self
             .redis
@@ -290,14 +189,14 @@ impl EndedSessions for RedisRecords {
     }
 }
 
-/// Logout-token `jti`s at `bookstore:logout-jti:<jti>`, until the token expires.
+/// Logout-token `jti`s at `<prefix>logout-jti:<jti>`, until the token expires.
 impl LogoutTokenLedger for RedisRecords {
     async fn first_use(&self, jti: &str, ttl: Duration) -> Result<bool, StoreError> {
         let stored: Option<String> = self
             .redis
             .query(
                 redis::cmd("SET")
-                    .arg(jti_key(jti))
+                    .arg(self.keys.jti_key(jti))
                     .arg(1)
                     .arg("NX")
                     .arg("EX")
@@ -309,7 +208,7 @@ impl LogoutTokenLedger for RedisRecords {
     }
 
     async fn forget(&self, jti: &str) {
-        self.delete_or_let_expire(jti_key(jti), "a logout token")
+        self.delete_or_let_expire(self.keys.jti_key(jti), "a logout token")
             .await;
     }
 }
@@ -343,33 +242,34 @@ async fn signed_in_by_then(
 }
 
 /// The user of a whole stored session state (a map from entry names to their JSON).
-fn stored_user_of_state(state_json: &str) -> Option<crate::logto::session::StoredSummary> {
+fn stored_user_of_state(state_json: &str) -> Option<logto_client::session::StoredSummary> {
     let mut state: HashMap<String, String> = serde_json::from_str(state_json).ok()?;
-    SessionData::summary(&state.remove(super::USER)?)
+    SessionData::summary(&state.remove(USER_KEY)?)
 }
 
 /// The index sets that a session of the stored user `user_json` belongs to: its Logto `sid`
 /// (when the ID token had one) and its `sub`. Empty for unreadable data.
-pub(crate) fn index_keys_of(user_json: &str) -> Vec<String> {
+pub(crate) fn index_keys_of(keys: KeyScheme, user_json: &str) -> Vec<String> {
     let Some(stored) = SessionData::summary(user_json) else {
         return Vec::new();
     };
     stored
         .sid()
-        .map(sid_key)
+        .map(|sid| keys.sid_key(sid))
         .into_iter()
-        .chain([sub_key(stored.sub())])
+        .chain([keys.sub_key(stored.sub())])
         .collect()
 }
 
 /// Indexes a just-saved Redis session under its `sid` and `sub` for `ttl`.
 pub(crate) async fn index_session(
     redis: &SharedRedis,
+    keys: KeyScheme,
     redis_key: &str,
     user_json: &str,
     ttl: Duration,
 ) -> Result<(), String> {
-    let index_keys = index_keys_of(user_json);
+    let index_keys = index_keys_of(keys, user_json);
     if index_keys.is_empty() {
         return Err("the stored user cannot be read".to_owned());
     }
@@ -391,20 +291,35 @@ pub(crate) async fn index_session(
         .map_err(|e| e.to_string())
 }
 
-fn sid_key(sid: &str) -> String {
-    format!("bookstore:sessions-by-sid:{sid}")
-}
+impl KeyScheme {
+    pub(crate) fn new(prefix: &'static str) -> Self {
+        Self { prefix }
+    }
 
-fn sub_key(sub: &str) -> String {
-    format!("bookstore:sessions-by-sub:{sub}")
-}
+    /// A session's own key.
+    pub(crate) fn session(self, session_key: &str) -> String {
+        format!("{}session:{session_key}", self.prefix)
+    }
 
-fn jti_key(jti: &str) -> String {
-    format!("bookstore:logout-jti:{jti}")
-}
+    fn sid_key(self, sid: &str) -> String {
+        format!("{}sessions-by-sid:{sid}", self.prefix)
+    }
 
-fn handoff_key(grant_id: &str) -> String {
-    format!("bookstore:grant-tokens:{grant_id}")
+    fn sub_key(self, sub: &str) -> String {
+        format!("{}sessions-by-sub:{sub}", self.prefix)
+    }
+
+    fn jti_key(self, jti: &str) -> String {
+        format!("{}logout-jti:{jti}", self.prefix)
+    }
+
+    fn handoff_key(self, grant_id: &str) -> String {
+        format!("{}grant-tokens:{grant_id}", self.prefix)
+    }
+
+    fn refresh_lock(self, grant_id: &str) -> String {
+        format!("{}refresh-lock:{grant_id}", self.prefix)
+    }
 }
 
 fn refresh_failed(error: redis::RedisError) -> StoreError {

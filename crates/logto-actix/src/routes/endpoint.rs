@@ -5,13 +5,13 @@ use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, Route, guard, web};
 
-use crate::error::AppError;
+use crate::error::AuthError;
 
 /// An address and its handlers, registered with `App::service` or `Scope::service`.
 ///
 /// ```
 /// # use actix_web::{App, HttpResponse};
-/// # use logto_bookstore::routes::Endpoint;
+/// # use logto_actix::routes::Endpoint;
 /// # async fn page() -> HttpResponse { HttpResponse::Ok().finish() }
 /// App::new().service(Endpoint::at("/page").read(page));
 /// ```
@@ -65,6 +65,12 @@ impl Endpoint {
         self.with(&[Method::POST], web::post().to(handler))
     }
 
+    /// Data for this address's handlers and extractors (a `QueryConfig`, for example).
+    pub fn app_data<U: 'static>(mut self, data: U) -> Self {
+        self.resource = self.resource.app_data(data);
+        self
+    }
+
     fn with(mut self, methods: &[Method], route: Route) -> Self {
         self.resource = self.resource.route(route);
         self.allowed.extend_from_slice(methods);
@@ -77,7 +83,7 @@ impl HttpServiceFactory for Endpoint {
         let allowed = self.allowed;
         let method_not_allowed = web::route().to(move || {
             let allowed = allowed.clone();
-            async move { Err::<HttpResponse, _>(AppError::MethodNotAllowed { allowed }) }
+            async move { Err::<HttpResponse, _>(AuthError::MethodNotAllowed { allowed }) }
         });
         self.resource
             .default_service(method_not_allowed)

@@ -9,41 +9,41 @@
 //! Logto's redirect, and lives 10 minutes. Its path is `/`: the narrowest that both
 //! `/sign-in` (which adds attempts) and `/callback` (which takes them) share.
 
-use std::future::{Ready, ready};
 use std::time::Duration;
 
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use actix_web::{HttpRequest, HttpResponse};
+use logto_client::session::SignInAttempts as Attempts;
+use logto_client::session::{CookieBudget, MAX_COOKIE_BYTES, SignInAttempt};
+use logto_client::{PendingSignIn, unix_now};
 
-use super::{CookieBudget, MAX_COOKIE_BYTES};
-use crate::error::AppError;
-use crate::logto::session::SignInAttempts as Attempts;
-use crate::logto::{LogtoClient, PendingSignIn, unix_now};
+use crate::auth::LogtoAuth;
+use crate::error::AuthError;
 
-pub use crate::logto::session::SignInAttempt;
-
-/// The sign-in attempts cookie's name.
-pub const SIGN_IN_COOKIE_NAME: &str = "bookstore_sign_in";
-
-/// How the attempts cookie is sealed and sent. Register one as app data.
+/// How the attempts cookie is sealed and sent.
 #[derive(Clone)]
-pub struct SignInCookie {
+pub(crate) struct SignInCookie {
+    name: &'static str,
     key: Key,
     secure: bool,
 }
 
 impl SignInCookie {
-    /// Seals with `key` (the session key); `secure` on https, as for the session cookie.
-    pub fn new(key: Key, secure: bool) -> Self {
-        Self { key, secure }
+    /// The attempts cookie of `auth`: its name, sealed with the session key, `Secure` on https.
+    pub(crate) fn of(auth: &LogtoAuth) -> Self {
+        Self {
+            name: auth.cookie_names().sign_in,
+            key: auth.key().clone(),
+            secure: auth.inner.secure,
+        }
     }
 }
 
-/// The sign-in attempts this browser has in flight. Extract it in `/sign-in` and `/callback`,
-/// change it, then [`write_to`](Self::write_to) the response.
-pub struct SignInAttempts {
+/// The sign-in attempts this browser has in flight. Read them in `/sign-in` and `/callback`,
+/// change them, then [`write_to`](Self::write_to) the response.
+pub(crate) struct SignInAttempts {
     attempts: Attempts,
-    config: web::Data<SignInCookie>,
+    config: SignInCookie,
     /// How long an attempt may take, from `/sign-in` to `/callback`: the Logto client's.
     lifetime: Duration,
     /// Whether the browser sent the cookie (so that an empty list must clear it).
@@ -51,42 +51,33 @@ pub struct SignInAttempts {
     changed: bool,
 }
 
-impl FromRequest for SignInAttempts {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-
-    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let Some(config) = request.app_data::<web::Data<SignInCookie>>().cloned() else {
-            return ready(Err(AppError::MissingAppData("SignInCookie")));
-        };
-        let Some(logto) = request.app_data::<web::Data<LogtoClient>>() else {
-            return ready(Err(AppError::MissingAppData("LogtoClient")));
-        };
-        let lifetime = logto.sign_in_lifetime();
-        let sent = request.cookie(SIGN_IN_COOKIE_NAME);
+impl SignInAttempts {
+    /// The attempts in `request`'s cookie that are still young enough to finish.
+    pub(crate) fn of(request: &HttpRequest, auth: &LogtoAuth) -> Self {
+        let config = SignInCookie::of(auth);
+        let lifetime = auth.client().sign_in_lifetime();
+        let sent = request.cookie(config.name);
         let had_cookie = sent.is_some();
-        let json = sent.and_then(|cookie| open(&config.key, cookie));
+        let json = sent.and_then(|cookie| open(&config.key, config.name, cookie));
         let attempts = Attempts::from_json(json.as_deref(), lifetime, unix_now());
-        ready(Ok(Self {
+        Self {
             attempts,
             config,
             lifetime,
             had_cookie,
             changed: false,
-        }))
+        }
     }
-}
 
-impl SignInAttempts {
     /// Remembers a new attempt, forgetting the oldest beyond three. `return_to` is kept only
     /// when it is a path on this site (at most 512 bytes); otherwise the user returns to `/`.
-    pub fn begin(&mut self, pending: PendingSignIn, return_to: &str) {
+    pub(crate) fn begin(&mut self, pending: PendingSignIn, return_to: &str) {
         self.attempts.begin(pending, return_to);
         self.changed = true;
     }
 
     /// Removes and returns the attempt with this `state`. Each attempt can be taken once.
-    pub fn take(&mut self, state: &str) -> Option<SignInAttempt> {
+    pub(crate) fn take(&mut self, state: &str) -> Option<SignInAttempt> {
         let attempt = self.attempts.take(state)?;
         self.changed = true;
         Some(attempt)
@@ -94,16 +85,16 @@ impl SignInAttempts {
 
     /// Sets the cookie on `response` when the attempts changed: sealed, or cleared when none
     /// is left.
-    pub fn write_to(mut self, response: &mut HttpResponse) -> Result<(), AppError> {
+    pub(crate) fn write_to(mut self, response: &mut HttpResponse) -> Result<(), AuthError> {
         if !self.changed {
             return Ok(());
         }
-        let budget = CookieBudget::new(SIGN_IN_COOKIE_NAME);
+        let budget = CookieBudget::new(self.config.name);
         // Three attempts with the longest `return_to` fit; this guards against a change.
         let json = self
             .attempts
             .to_json_within(|json_bytes| budget.cookie_bytes(json_bytes) <= MAX_COOKIE_BYTES)
-            .map_err(|error| AppError::SessionWrite(error.to_string()))?;
+            .map_err(|error| AuthError::SessionWrite(error.to_string()))?;
         let cookie = match json {
             Some(json) => self.sealed(json),
             None if self.had_cookie => self.removal(),
@@ -111,14 +102,14 @@ impl SignInAttempts {
         };
         response
             .add_cookie(&cookie)
-            .map_err(|error| AppError::SessionWrite(error.to_string()))
+            .map_err(|error| AuthError::SessionWrite(error.to_string()))
     }
 
     fn sealed(&self, json: String) -> Cookie<'static> {
         let mut jar = CookieJar::new();
         jar.private_mut(&self.config.key)
-            .add(self.attributes(Cookie::new(SIGN_IN_COOKIE_NAME, json)));
-        match jar.get(SIGN_IN_COOKIE_NAME) {
+            .add(self.attributes(Cookie::new(self.config.name, json)));
+        match jar.get(self.config.name) {
             Some(sealed) => sealed.clone(),
             // The private jar always stores what it was given.
             None => self.removal(),
@@ -126,7 +117,7 @@ impl SignInAttempts {
     }
 
     fn removal(&self) -> Cookie<'static> {
-        let mut cookie = self.attributes(Cookie::new(SIGN_IN_COOKIE_NAME, ""));
+        let mut cookie = self.attributes(Cookie::new(self.config.name, ""));
         cookie.make_removal();
         cookie
     }
@@ -144,10 +135,10 @@ impl SignInAttempts {
 
 /// The attempts' JSON in a cookie the browser sent; `None` when it was not sealed with `key`
 /// (forged, tampered with, or from before a key change).
-fn open(key: &Key, sent: Cookie<'static>) -> Option<String> {
+fn open(key: &Key, name: &str, sent: Cookie<'static>) -> Option<String> {
     let mut jar = CookieJar::new();
     jar.add_original(sent);
-    let opened = jar.private(key).get(SIGN_IN_COOKIE_NAME)?;
+    let opened = jar.private(key).get(name)?;
     Some(opened.value().to_owned())
 }
 
@@ -164,10 +155,16 @@ mod tests {
         }
     }
 
+    const SIGN_IN_COOKIE_NAME: &str = "logto_sign_in";
+
     fn attempts(key: &Key) -> SignInAttempts {
         SignInAttempts {
             attempts: Attempts::default(),
-            config: web::Data::new(SignInCookie::new(key.clone(), false)),
+            config: SignInCookie {
+                name: SIGN_IN_COOKIE_NAME,
+                key: key.clone(),
+                secure: false,
+            },
             lifetime: Duration::from_secs(600),
             had_cookie: false,
             changed: false,
@@ -195,7 +192,7 @@ mod tests {
 
         let cookie = cookie_of(&response);
         assert!(cookie.encoded().to_string().len() <= MAX_COOKIE_BYTES);
-        let json = open(&key, cookie).expect("the cookie opens with its key");
+        let json = open(&key, SIGN_IN_COOKIE_NAME, cookie).expect("the cookie opens with its key");
         let kept: Vec<SignInAttempt> = serde_json::from_str(&json).unwrap();
         let states: Vec<_> = kept.iter().map(|a| a.pending.state.as_str()).collect();
         assert_eq!(states, ["s2", "s3", "s4"], "the oldest is forgotten");
@@ -209,7 +206,7 @@ mod tests {
         let mut response = HttpResponse::Ok().finish();
         sign_in.write_to(&mut response).unwrap();
 
-        assert!(open(&Key::generate(), cookie_of(&response)).is_none());
+        assert!(open(&Key::generate(), SIGN_IN_COOKIE_NAME, cookie_of(&response)).is_none());
     }
 
     #[test]

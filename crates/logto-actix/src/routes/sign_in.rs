@@ -1,18 +1,21 @@
-use actix_web::{HttpResponse, web};
-use logto_actix::sign_in_methods::{SignInMethods, valid_email};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use logto_client::{DirectSignIn, FirstScreen, Identifier, SignInOptions};
 use serde::Deserialize;
 
-use crate::error::AppError;
-use crate::i18n::Locale;
-use crate::logto::{DirectSignIn, FirstScreen, Identifier, LogtoClient, SignInOptions};
-use crate::routes::{home::render_home, see_other};
-use crate::session::{SignInAttempts, UserSession};
+use super::{SIGN_IN_PATH, auth_of, see_other};
+use crate::attempts_cookie::SignInAttempts;
+use crate::auth::LogtoAuth;
+use crate::error::AuthError;
+use crate::pages::{PlainPages, RejectedEmail, page_response};
+use crate::session::MaybeUser;
+use crate::sign_in_methods::{SignInMethods, valid_email};
 
 /// What `/sign-in` accepts, from a link's query string or the email form. Anything else is a
 /// 400: nothing unknown is passed through to Logto.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SignInRequest {
+pub(crate) struct SignInRequest {
     /// A path on this site to return to after signing in.
     return_to: Option<String>,
     /// `register` opens Logto's "Create account" screen.
@@ -26,53 +29,53 @@ pub struct SignInRequest {
 /// `GET /sign-in`: starts the authorization-code flow and sends the browser to Logto.
 /// The attempt's `state`, PKCE verifier and `nonce` stay in the sign-in attempts cookie until
 /// `/callback`; the session is not touched.
-pub async fn sign_in(
-    logto: web::Data<LogtoClient>,
-    methods: web::Data<SignInMethods>,
-    attempts: SignInAttempts,
-    request: web::Query<SignInRequest>,
-    locale: Locale,
-) -> Result<HttpResponse, AppError> {
-    start(&logto, &methods, attempts, locale, request.into_inner()).await
+pub(crate) async fn sign_in(
+    request: HttpRequest,
+    query: web::Query<SignInRequest>,
+) -> Result<HttpResponse, AuthError> {
+    let auth = auth_of(&request)?;
+    start(&auth, &request, query.into_inner()).await
 }
 
-/// `POST /sign-in`: the "Email me a code" form. A bad address re-renders the form with an error.
-pub async fn sign_in_with_form(
-    logto: web::Data<LogtoClient>,
-    methods: web::Data<SignInMethods>,
-    session: UserSession,
-    attempts: SignInAttempts,
+/// `POST /sign-in`: the "Email me a code" form. A bad address shows the form again with an
+/// error ([`Pages::email_rejected_page`](crate::Pages::email_rejected_page)), answered 400.
+pub(crate) async fn sign_in_with_form(
+    request: HttpRequest,
+    visitor: MaybeUser,
     form: web::Form<SignInRequest>,
-    locale: Locale,
-) -> Result<HttpResponse, AppError> {
-    let request = form.into_inner();
-    if let Some(email) = &request.email
-        && methods.email_sign_in
+) -> Result<HttpResponse, AuthError> {
+    let auth = auth_of(&request)?;
+    let form = form.into_inner();
+    if let Some(email) = &form.email
+        && auth.sign_in_methods().email_sign_in
         && !valid_email(email)
     {
-        return render_home(
-            &session,
-            &methods,
-            locale,
-            Some(email),
-            actix_web::http::StatusCode::BAD_REQUEST,
-        )
-        .await;
+        let rejected =
+            RejectedEmail::new(SIGN_IN_PATH, email, visitor.user().map(|user| user.data()));
+        let page = auth
+            .pages()
+            .email_rejected_page(request.head(), &rejected)
+            .unwrap_or_else(|error| {
+                log::error!(
+                    "the email form failed to render, the plain one is used instead: {error}"
+                );
+                PlainPages::email_rejected(&rejected)
+            });
+        return Ok(page_response(StatusCode::BAD_REQUEST, page));
     }
-    start(&logto, &methods, attempts, locale, request).await
+    start(&auth, &request, form).await
 }
 
 async fn start(
-    logto: &LogtoClient,
-    methods: &SignInMethods,
-    mut attempts: SignInAttempts,
-    locale: Locale,
+    auth: &LogtoAuth,
+    http_request: &HttpRequest,
     request: SignInRequest,
-) -> Result<HttpResponse, AppError> {
-    let mut options = sign_in_options(methods, &request)?;
+) -> Result<HttpResponse, AuthError> {
+    let mut options = sign_in_options(auth.sign_in_methods(), &request)?;
     // Logto's sign-in page then speaks the language the visitor reads here.
-    options.ui_locales = Some(locale.code().to_owned());
-    let start = logto.start_sign_in(&options).await?;
+    options.ui_locales = auth.pages().ui_locales(http_request.head());
+    let start = auth.client().start_sign_in(&options).await?;
+    let mut attempts = SignInAttempts::of(http_request, auth);
     attempts.begin(start.pending, request.return_to.as_deref().unwrap_or("/"));
     let mut response = see_other(start.url.as_str());
     attempts.write_to(&mut response)?;
@@ -83,8 +86,8 @@ async fn start(
 fn sign_in_options(
     methods: &SignInMethods,
     request: &SignInRequest,
-) -> Result<SignInOptions, AppError> {
-    let invalid = |reason: &str| Err(AppError::InvalidSignInOption(reason.to_owned()));
+) -> Result<SignInOptions, AuthError> {
+    let invalid = |reason: &str| Err(AuthError::InvalidSignInOption(reason.to_owned()));
     let chosen = [&request.first_screen, &request.social, &request.email]
         .iter()
         .filter(|option| option.is_some())

@@ -1,0 +1,87 @@
+//! [`AppState`]: what every worker shares, built once at start-up from [`Settings`].
+
+use logto_actix::{BuildError, LogtoAuth, SignInMethods};
+use logto_client::LogtoConfig;
+use url::Url;
+
+use crate::configuration::{SessionSecret, Settings};
+use crate::i18n::LanguageCookie;
+use crate::pages::BookstorePages;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE_NAME: &str = "bookstore_session";
+/// The sign-in attempts cookie's name.
+pub const SIGN_IN_COOKIE_NAME: &str = "bookstore_sign_in";
+/// What every Redis key of the Bookstore starts with.
+pub const REDIS_KEY_PREFIX: &str = "bookstore:";
+
+/// The API resources requested at sign-in (`LOGTO_RESOURCES`).
+#[derive(Debug, Clone, Default)]
+pub struct ApiResources(pub Vec<String>);
+
+/// The app's shared state: sign-in (logto-actix) and what its own pages need.
+#[derive(Clone)]
+pub struct AppState {
+    /// Sign-in with Logto, the session store and the auth routes.
+    pub auth: LogtoAuth,
+    pub resources: ApiResources,
+    pub language_cookie: LanguageCookie,
+    /// `BASE_URL`, for the security headers.
+    pub base_url: Url,
+    /// Logto's endpoint, which the security headers allow forms to post to.
+    pub logto_endpoint: Url,
+    /// Whether a trusted proxy names the client in the access log (`TRUST_PROXY`).
+    pub trust_proxy: bool,
+}
+
+impl AppState {
+    /// Builds the state from `settings`, with a chance to adjust the Logto client's
+    /// configuration (timeouts, leeway) first. Nothing contacts Logto or Redis yet.
+    pub fn build(
+        settings: &Settings,
+        adjust_logto: impl FnOnce(&mut LogtoConfig),
+    ) -> Result<Self, BuildError> {
+        let mut logto_config = logto_config(settings);
+        adjust_logto(&mut logto_config);
+        if let SessionSecret::Generated(_) = settings.session.secret {
+            log::warn!(
+                "SESSION_SECRET is not set: using a random key, so sessions will not survive a restart \
+                 (generate one with `openssl rand -hex 64`)"
+            );
+        }
+        let methods = SignInMethods {
+            social_connectors: settings.logto.social_connectors.clone(),
+            email_sign_in: settings.logto.email_sign_in,
+        };
+        let auth = LogtoAuth::from_settings(logto_config, &settings.session)
+            .cookie_names(SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME)
+            .redis_key_prefix(REDIS_KEY_PREFIX)
+            .sign_in_methods(methods.clone())
+            .pages(BookstorePages::new(methods))
+            .build()?;
+        Ok(Self {
+            auth,
+            resources: ApiResources(settings.logto.resources.clone()),
+            language_cookie: LanguageCookie::new(settings.server.is_https()),
+            base_url: settings.server.base_url.clone(),
+            logto_endpoint: settings.logto.endpoint.clone(),
+            trust_proxy: settings.trust_proxy,
+        })
+    }
+}
+
+fn logto_config(settings: &Settings) -> LogtoConfig {
+    let mut config = LogtoConfig::new(
+        settings.logto.endpoint.clone(),
+        settings.logto.app_id.clone(),
+        settings.logto.app_secret.clone(),
+        settings.server.redirect_uri(),
+        settings.server.post_sign_out_redirect_uri(),
+    );
+    config.internal_endpoint = settings.logto.internal_endpoint.clone();
+    config.scopes = settings.logto.scopes.clone();
+    config.prompt = settings.logto.prompt.clone();
+    config.resources = settings.logto.resources.clone();
+    config.http_timeout = settings.logto.timeout;
+    config
+}

@@ -1,0 +1,471 @@
+//! The examples, each run as its own process (the binary `cargo test` builds next to this one)
+//! against the in-process Logto-shaped IdP, driven like a browser.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Response, StatusCode};
+use test_support::browser::{browser, csrf_token, location, query_pairs, query_value, set_cookies};
+use test_support::idp::{Endpoint, LogoutTokenSpec, TestIdp, TestUser};
+use test_support::init_logging;
+use test_support::process::{ServerProcess, Started, example_binary, spare_port};
+use url::Url;
+
+use crate::helpers::{APP_ID, APP_SECRET, registered_client};
+
+/// What the example's session secret is in these tests (64 bytes or more, like the app's).
+const SESSION_SECRET: &str =
+    "examples-session-secret-examples-session-secret-examples-session-secret";
+const SESSION_COOKIE: &str = "logto_session";
+const ATTEMPTS_COOKIE: &str = "logto_sign_in";
+
+/// An example's process, its IdP and where it listens.
+struct Example {
+    process: ServerProcess,
+    idp: TestIdp,
+    address: String,
+}
+
+/// Starts `examples/{name}.rs`'s binary on a spare port, with an IdP that knows it.
+async fn start_example(name: &str) -> Example {
+    start_example_with(name, |_| Vec::new()).await
+}
+
+/// Like [`start_example`], with settings of `extra_env(address)` added last (they win).
+async fn start_example_with(
+    name: &str,
+    extra_env: impl Fn(&str) -> Vec<(&'static str, String)>,
+) -> Example {
+    init_logging();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = root.join("examples").join(format!("{name}.rs"));
+    let client_crate = root.join("crates/logto-client/src");
+    let binary = example_binary(name, &[&source, &client_crate]);
+    for _ in 0..5 {
+        let port = spare_port();
+        let address = format!("http://127.0.0.1:{port}");
+        let idp = TestIdp::start(registered_client(&address)).await;
+        let mut env = vec![
+            ("LOGTO_ENDPOINT", idp.endpoint()),
+            ("LOGTO_APP_ID", APP_ID.to_owned()),
+            ("LOGTO_APP_SECRET", APP_SECRET.to_owned()),
+            ("LOGTO_SCOPES", "email".to_owned()),
+            ("BASE_URL", address.clone()),
+            ("HOST", "127.0.0.1".to_owned()),
+            ("PORT", port.to_string()),
+            ("SESSION_SECRET", SESSION_SECRET.to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+        ];
+        env.extend(extra_env(&address));
+        let ready = format!("listening on {address}");
+        match ServerProcess::start(&binary, &env, &ready).await {
+            Ok(process) => {
+                return Example {
+                    process,
+                    idp,
+                    address,
+                };
+            }
+            Err(Started::AddressInUse) => idp.stop().await,
+        }
+    }
+    panic!("five spare ports in a row were taken");
+}
+
+/// A browser of its own: cookies kept, redirects shown rather than followed.
+struct Browser {
+    client: reqwest::Client,
+    cookies: Arc<Jar>,
+    address: String,
+}
+
+impl Example {
+    fn browser(&self) -> Browser {
+        let cookies = Arc::new(Jar::default());
+        Browser {
+            client: browser(Arc::clone(&cookies)),
+            cookies,
+            address: self.address.clone(),
+        }
+    }
+}
+
+impl Browser {
+    async fn get(&self, path_or_url: &str) -> Response {
+        let url = if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.address)
+        } else {
+            path_or_url.to_owned()
+        };
+        self.client.get(url).send().await.expect("an answer")
+    }
+
+    async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.expect("a page")
+    }
+
+    /// From `sign_in_path` through the IdP to the callback's answer.
+    async fn sign_in_from(&self, sign_in_path: &str) -> Response {
+        let sign_in = self.get(sign_in_path).await;
+        assert_eq!(sign_in.status(), StatusCode::SEE_OTHER, "to Logto");
+        let at_idp = self.get(&location(&sign_in)).await;
+        assert_eq!(at_idp.status(), StatusCode::SEE_OTHER, "back from Logto");
+        let callback = location(&at_idp);
+        assert!(callback.starts_with(&format!("{}/callback?", self.address)));
+        self.get(&callback).await
+    }
+
+    async fn sign_in(&self) {
+        let callback = self.sign_in_from("/sign-in").await;
+        assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&callback), "/");
+    }
+
+    async fn post_sign_out(&self, csrf_token: Option<&str>) -> Response {
+        let form: Vec<(&str, &str)> = csrf_token
+            .map(|token| ("csrf_token", token))
+            .into_iter()
+            .collect();
+        self.client
+            .post(format!("{}/sign-out", self.address))
+            .form(&form)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    /// The session cookie, as `name=value`.
+    fn session_cookie(&self) -> Option<String> {
+        let url = Url::parse(&self.address).expect("a URL");
+        let header = self.cookies.cookies(&url)?;
+        let header = header.to_str().expect("ASCII cookies").to_owned();
+        header
+            .split("; ")
+            .find(|cookie| cookie.starts_with(&format!("{SESSION_COOKIE}=")))
+            .map(str::to_owned)
+    }
+
+    /// Another browser holding a copy of this one's session cookie.
+    fn with_copied_session(&self) -> Browser {
+        let cookies = Arc::new(Jar::default());
+        let cookie = self.session_cookie().expect("a session cookie to copy");
+        cookies.add_cookie_str(&cookie, &Url::parse(&self.address).expect("a URL"));
+        Browser {
+            client: browser(Arc::clone(&cookies)),
+            cookies,
+            address: self.address.clone(),
+        }
+    }
+}
+
+/// The `Set-Cookie` header that sets `name`.
+fn set_cookie(response: &Response, name: &str) -> Option<String> {
+    set_cookies(response)
+        .into_iter()
+        .find(|cookie| cookie.starts_with(&format!("{name}=")))
+}
+
+#[tokio::test]
+async fn axum_an_anonymous_visitor_is_not_signed_in_and_leaves_no_session() {
+    let example = start_example("axum").await;
+    let visitor = example.browser();
+
+    let home = visitor.get("/").await;
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(set_cookies(&home).is_empty(), "no session for a visitor");
+    assert!(home.text().await.unwrap().contains("Not signed in"));
+
+    // Starting a sign-in puts the attempt in an encrypted cookie, not in a session.
+    let sign_in = visitor.get("/sign-in").await;
+    assert_eq!(sign_in.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(&sign_in, SESSION_COOKIE).is_none());
+    let attempts = set_cookie(&sign_in, ATTEMPTS_COOKIE).expect("the attempts cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+        assert!(attempts.contains(attribute), "{attribute} in {attempts}");
+    }
+    assert!(!attempts.contains("Secure"), "BASE_URL is http: {attempts}");
+    assert!(!attempts.contains("code_verifier"), "encrypted: {attempts}");
+}
+
+#[tokio::test]
+async fn axum_cookies_are_secure_when_base_url_is_https() {
+    let example = start_example_with("axum", |address| {
+        vec![("BASE_URL", address.replacen("http:", "https:", 1))]
+    })
+    .await;
+    let visitor = example.browser();
+
+    let sign_in = visitor.get("/sign-in").await;
+
+    let to_logto = query_pairs(&location(&sign_in));
+    let https_callback = format!(
+        "{}/callback",
+        example.address.replacen("http:", "https:", 1)
+    );
+    assert_eq!(
+        query_value(&to_logto, "redirect_uri"),
+        Some(https_callback.as_str())
+    );
+    let attempts = set_cookie(&sign_in, ATTEMPTS_COOKIE).expect("the attempts cookie");
+    assert!(attempts.contains("; Secure"), "{attempts}");
+}
+
+#[tokio::test]
+async fn axum_the_private_page_sends_a_visitor_through_logto_and_back() {
+    let example = start_example("axum").await;
+    example.idp.set_user(TestUser {
+        name: Some("Alice <b>& Co".to_owned()),
+        ..TestUser::alice()
+    });
+    let visitor = example.browser();
+
+    let private = visitor.get("/private").await;
+    assert_eq!(private.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&private), "/sign-in?return_to=%2Fprivate");
+
+    let callback = visitor.sign_in_from(&location(&private)).await;
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&callback),
+        "/private",
+        "back where the sign-in started"
+    );
+    let session = set_cookie(&callback, SESSION_COOKIE).expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(attribute), "{attribute} in {session}");
+    }
+    let spent = set_cookie(&callback, ATTEMPTS_COOKIE).expect("the spent attempt is cleared");
+    assert!(spent.contains("Max-Age=0"), "{spent}");
+
+    let private = visitor.get("/private").await;
+    assert_eq!(private.headers()["cache-control"], "no-store");
+    let page = private.text().await.expect("a page");
+    assert!(
+        page.contains("Only Alice &#60;b&#62;&#38; Co can read this."),
+        "{page}"
+    );
+    assert!(!page.contains("<b>"), "escaped: {page}");
+    assert!(
+        visitor
+            .page("/")
+            .await
+            .contains("Signed in as Alice &#60;b&#62;&#38; Co.")
+    );
+}
+
+#[tokio::test]
+async fn axum_a_callback_without_its_sign_in_attempt_is_refused() {
+    let example = start_example("axum").await;
+    let visitor = example.browser();
+    let started = visitor.get("/sign-in").await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+
+    let forged = visitor
+        .get("/callback?code=stolen&state=not-this-browsers")
+        .await;
+
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        set_cookie(&forged, SESSION_COOKIE).is_none(),
+        "nobody signed in"
+    );
+    assert_eq!(
+        example.idp.request_count(Endpoint::Token),
+        0,
+        "no code exchanged"
+    );
+}
+
+#[tokio::test]
+async fn axum_signing_in_gives_the_session_a_new_id() {
+    let example = start_example("axum").await;
+    let attacker = example.browser();
+    attacker.sign_in().await;
+    // The attacker plants their session cookie in the victim's browser.
+    let victim = attacker.with_copied_session();
+    example.idp.set_user(TestUser {
+        sub: "user_bob".to_owned(),
+        name: Some("Bob".to_owned()),
+        ..TestUser::alice()
+    });
+
+    victim.sign_in().await;
+
+    assert!(victim.page("/").await.contains("Signed in as Bob."));
+    assert_ne!(victim.session_cookie(), attacker.session_cookie());
+    let attackers_view = attacker.get("/private").await;
+    assert_eq!(
+        attackers_view.status(),
+        StatusCode::SEE_OTHER,
+        "the planted id is not the victim's session"
+    );
+}
+
+#[tokio::test]
+async fn axum_signing_out_asks_then_ends_the_session_here_and_at_logto() {
+    let example = start_example("axum").await;
+    let user = example.browser();
+    user.sign_in().await;
+    let copy = user.with_copied_session();
+
+    let form = user.page("/sign-out").await;
+    let token = csrf_token(&form).expect("the form carries the CSRF token");
+    assert_eq!(
+        example.idp.request_count(Endpoint::Revocation),
+        0,
+        "GET only asks"
+    );
+    let signed_out = user.post_sign_out(Some(&token)).await;
+
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    let end_session = location(&signed_out);
+    assert!(
+        end_session.starts_with(&format!("{}/oidc/session/end?", example.idp.endpoint())),
+        "{end_session}"
+    );
+    let query = query_pairs(&end_session);
+    assert_eq!(query_value(&query, "client_id"), Some(APP_ID));
+    let post_logout = format!("{}/", example.address);
+    assert_eq!(
+        query_value(&query, "post_logout_redirect_uri"),
+        Some(post_logout.as_str())
+    );
+    assert!(query_value(&query, "id_token_hint").is_some_and(|hint| !hint.is_empty()));
+    let at_logto = user.get(&end_session).await;
+    assert_eq!(
+        location(&at_logto),
+        post_logout,
+        "Logto accepts the request"
+    );
+    assert_eq!(example.idp.request_count(Endpoint::Revocation), 1);
+    assert_eq!(
+        example.idp.revoked_grants(),
+        (1, 1),
+        "the refresh token is revoked"
+    );
+
+    let private = user.get("/private").await;
+    assert_eq!(private.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&private), "/sign-in?return_to=%2Fprivate");
+    let replayed = copy.get("/private").await;
+    assert_eq!(
+        replayed.status(),
+        StatusCode::SEE_OTHER,
+        "a copied cookie is refused"
+    );
+
+    let output = example.process.output();
+    for token in example.idp.issued_token_values() {
+        assert!(!output.contains(&token), "a token in the log:\n{output}");
+    }
+}
+
+#[tokio::test]
+async fn axum_a_sign_out_without_the_session_s_csrf_token_is_refused() {
+    let example = start_example("axum").await;
+    let user = example.browser();
+    user.sign_in().await;
+
+    for token in [None, Some("not-the-token")] {
+        let refused = user.post_sign_out(token).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{token:?}");
+    }
+
+    assert_eq!(example.idp.request_count(Endpoint::Revocation), 0);
+    assert_eq!(
+        user.get("/private").await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+}
+
+#[tokio::test]
+async fn axum_back_channel_logout_ends_one_browser_s_session_once() {
+    let example = start_example("axum").await;
+    let (first, second) = (example.browser(), example.browser());
+    first.sign_in().await;
+    second.sign_in().await;
+    let second_sid = example
+        .idp
+        .last_sid()
+        .expect("the second sign-in's Logto session");
+
+    let logout_token = example
+        .idp
+        .logout_token(LogoutTokenSpec::session(&second_sid));
+    let post = |token: String| {
+        let client = reqwest::Client::new();
+        let url = format!("{}/backchannel-logout", example.address);
+        async move {
+            let response = client
+                .post(url)
+                .form(&[("logout_token", token)])
+                .send()
+                .await;
+            response.expect("an answer").status()
+        }
+    };
+    assert_eq!(post(logout_token.clone()).await, StatusCode::OK);
+
+    assert_eq!(second.get("/private").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        first.get("/private").await.status(),
+        StatusCode::OK,
+        "another Logto session"
+    );
+    assert_eq!(
+        post(logout_token).await,
+        StatusCode::BAD_REQUEST,
+        "a replayed logout token"
+    );
+    assert_eq!(post("not-a-jwt".to_owned()).await, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn axum_the_profile_page_refreshes_the_access_token_once_for_concurrent_requests() {
+    let example = start_example("axum").await;
+    // Signed in with an access token that is due at once; its refresh gets a fresh one.
+    example.idp.set_access_token_ttl(0);
+    let user = example.browser();
+    user.sign_in().await;
+    example.idp.set_access_token_ttl(3600);
+    // Slow enough that the requests below all wait on the first one's refresh.
+    example.idp.set_token_delay(Duration::from_millis(300));
+
+    let user = Arc::new(user);
+    let requests: Vec<_> = (0..4)
+        .map(|_| {
+            let user = Arc::clone(&user);
+            tokio::spawn(async move { user.page("/profile").await })
+        })
+        .collect();
+    for request in requests {
+        let page = request.await.expect("the request task");
+        assert!(
+            page.contains("alice@example.com"),
+            "the userinfo claims: {page}"
+        );
+    }
+
+    assert_eq!(
+        example.idp.refresh_grant_count(),
+        1,
+        "one refresh for all four"
+    );
+    assert_eq!(example.idp.request_count(Endpoint::UserInfo), 4);
+    assert_eq!(
+        example.idp.revoked_grants(),
+        (0, 1),
+        "no spent refresh token reused"
+    );
+    user.page("/profile").await;
+    assert_eq!(
+        example.idp.refresh_grant_count(),
+        1,
+        "the refreshed token is kept"
+    );
+}
