@@ -44,11 +44,11 @@ pub enum Misbehaviour {
     DiscoveryUnavailable,
     /// The JWKS endpoint answers 503; discovery still works.
     JwksUnavailable,
-    /// `/oidc/me` answers for another user: its `sub` is [`ANOTHER_USER_SUB`].
+    /// `/oidc/me` answers for another user: its `sub` is [`ANOTHER_USER_SUB`](super::ANOTHER_USER_SUB).
     UserInfoForAnotherUser,
 }
 
-/// How [`TestIdp::logout_token`] breaks a logout token.
+/// How [`TestIdp::logout_token`](super::TestIdp::logout_token) breaks a logout token.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogoutMisbehaviour {
     /// A valid logout token, as Logto sends it.
