@@ -1,6 +1,6 @@
 //! [`AppState`]: what every worker shares, built once at start-up from [`Settings`].
 
-use logto_actix::{BuildError, LogtoAuth, SignInMethods};
+use logto_actix::{BuildError, LogtoAuth};
 use logto_client::LogtoConfig;
 use url::Url;
 
@@ -41,7 +41,7 @@ impl AppState {
         settings: &Settings,
         adjust_logto: impl FnOnce(&mut LogtoConfig),
     ) -> Result<Self, BuildError> {
-        let mut logto_config = logto_config(settings);
+        let mut logto_config = settings.logto.config.clone();
         adjust_logto(&mut logto_config);
         if let SessionSecret::Generated(_) = settings.session.secret {
             log::warn!(
@@ -49,10 +49,7 @@ impl AppState {
                  (generate one with `openssl rand -hex 64`)"
             );
         }
-        let methods = SignInMethods {
-            social_connectors: settings.logto.social_connectors.clone(),
-            email_sign_in: settings.logto.email_sign_in,
-        };
+        let methods = settings.logto.sign_in_methods.clone();
         let auth = LogtoAuth::from_settings(logto_config, &settings.session)
             .cookie_names(SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME)
             .redis_key_prefix(REDIS_KEY_PREFIX)
@@ -61,27 +58,11 @@ impl AppState {
             .build()?;
         Ok(Self {
             auth,
-            resources: ApiResources(settings.logto.resources.clone()),
+            resources: ApiResources(settings.logto.config.resources.clone()),
             language_cookie: LanguageCookie::new(settings.server.is_https()),
             base_url: settings.server.base_url.clone(),
-            logto_endpoint: settings.logto.endpoint.clone(),
+            logto_endpoint: settings.logto.config.endpoint.clone(),
             trust_proxy: settings.trust_proxy,
         })
     }
-}
-
-fn logto_config(settings: &Settings) -> LogtoConfig {
-    let mut config = LogtoConfig::new(
-        settings.logto.endpoint.clone(),
-        settings.logto.app_id.clone(),
-        settings.logto.app_secret.clone(),
-        settings.server.redirect_uri(),
-        settings.server.post_sign_out_redirect_uri(),
-    );
-    config.internal_endpoint = settings.logto.internal_endpoint.clone();
-    config.scopes = settings.logto.scopes.clone();
-    config.prompt = settings.logto.prompt.clone();
-    config.resources = settings.logto.resources.clone();
-    config.http_timeout = settings.logto.timeout;
-    config
 }

@@ -9,8 +9,9 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 use test_support::browser::{browser, csrf_token, location, query_pairs, query_value, set_cookies};
 use test_support::idp::{Endpoint, LogoutTokenSpec, TestIdp, TestUser};
-use test_support::init_logging;
 use test_support::process::{ServerProcess, Started, example_binary, spare_port};
+use test_support::redis::TestRedis;
+use test_support::{Store, for_both_stores, init_logging};
 use url::Url;
 
 use crate::helpers::{APP_ID, APP_SECRET, registered_client};
@@ -26,6 +27,8 @@ struct Example {
     process: ServerProcess,
     idp: TestIdp,
     address: String,
+    /// The Redis server of an example that keeps its sessions there.
+    redis: Option<TestRedis>,
 }
 
 /// Starts `examples/{name}.rs`'s binary on a spare port, with an IdP that knows it.
@@ -42,7 +45,8 @@ async fn start_example_with(
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let source = root.join("examples").join(format!("{name}.rs"));
     let client_crate = root.join("crates/logto-client/src");
-    let binary = example_binary(name, &[&source, &client_crate]);
+    let actix_crate = root.join("crates/logto-actix/src");
+    let binary = example_binary(name, &[&source, &client_crate, &actix_crate]);
     for _ in 0..5 {
         let port = spare_port();
         let address = format!("http://127.0.0.1:{port}");
@@ -66,12 +70,35 @@ async fn start_example_with(
                     process,
                     idp,
                     address,
+                    redis: None,
                 };
             }
             Err(Started::AddressInUse) => idp.stop().await,
         }
     }
     panic!("five spare ports in a row were taken");
+}
+
+/// Starts `examples/minimal.rs` with its sessions in `store`.
+async fn start_minimal(store: Store) -> Example {
+    let redis = (store == Store::Redis).then(TestRedis::start);
+    let redis_url = redis.as_ref().map(TestRedis::url);
+    let mut example = start_example_with("minimal", |_| match &redis_url {
+        Some(url) => vec![
+            ("SESSION_STORE", "redis".to_owned()),
+            ("REDIS_URL", url.clone()),
+        ],
+        None => Vec::new(),
+    })
+    .await;
+    example.redis = redis;
+    example
+}
+
+/// How many sessions the minimal example keeps in Redis (under logto-actix's default prefix).
+async fn minimal_redis_sessions(example: &Example) -> Option<usize> {
+    let redis = example.redis.as_ref()?;
+    Some(redis.keys("logto:session:*").await.len())
 }
 
 /// A browser of its own: cookies kept, redirects shown rather than followed.
@@ -467,5 +494,94 @@ async fn axum_the_profile_page_refreshes_the_access_token_once_for_concurrent_re
         example.idp.refresh_grant_count(),
         1,
         "the refreshed token is kept"
+    );
+}
+
+for_both_stores!(minimal_signs_in_for_the_private_page_and_signs_out_here_and_at_logto);
+
+async fn minimal_signs_in_for_the_private_page_and_signs_out_here_and_at_logto(store: Store) {
+    let example = start_minimal(store).await;
+    example.idp.set_user(TestUser {
+        name: Some("Alice <b>& Co".to_owned()),
+        ..TestUser::alice()
+    });
+    let user = example.browser();
+
+    let home = user.get("/").await;
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(
+        set_cookie(&home, SESSION_COOKIE).is_none(),
+        "no session yet"
+    );
+    assert!(home.text().await.unwrap().contains("Not signed in"));
+    let private = user.get("/private").await;
+    assert_eq!(private.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&private), "/sign-in?return_to=%2Fprivate");
+
+    let callback = user.sign_in_from(&location(&private)).await;
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&callback), "/private", "back where it started");
+    let private = user.get("/private").await;
+    assert_eq!(private.status(), StatusCode::OK);
+    assert_eq!(private.headers()["cache-control"], "no-store");
+    let page = private.text().await.expect("a page");
+    assert!(
+        page.contains("Only Alice &lt;b&gt;&amp; Co can read this."),
+        "{page}"
+    );
+    assert!(
+        user.page("/")
+            .await
+            .contains("Signed in as Alice &lt;b&gt;&amp; Co.")
+    );
+    let copy = user.with_copied_session();
+    assert_eq!(
+        minimal_redis_sessions(&example).await,
+        (store == Store::Redis).then_some(1)
+    );
+
+    let form = user.page("/sign-out").await;
+    let token = csrf_token(&form).expect("the form carries the CSRF token");
+    assert_eq!(
+        example.idp.request_count(Endpoint::Revocation),
+        0,
+        "GET only asks"
+    );
+    let forged = user.post_sign_out(Some("not-the-token")).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let signed_out = user.post_sign_out(Some(&token)).await;
+
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    let end_session = location(&signed_out);
+    assert!(
+        end_session.starts_with(&format!("{}/oidc/session/end?", example.idp.endpoint())),
+        "{end_session}"
+    );
+    let query = query_pairs(&end_session);
+    assert_eq!(query_value(&query, "client_id"), Some(APP_ID));
+    let post_logout = format!("{}/", example.address);
+    assert_eq!(
+        query_value(&query, "post_logout_redirect_uri"),
+        Some(post_logout.as_str())
+    );
+    assert!(query_value(&query, "id_token_hint").is_some_and(|hint| !hint.is_empty()));
+    assert_eq!(
+        example.idp.revoked_grants(),
+        (1, 1),
+        "the refresh token is revoked"
+    );
+    assert_eq!(
+        minimal_redis_sessions(&example).await,
+        (store == Store::Redis).then_some(0),
+        "the stored session is deleted"
+    );
+    let private = user.get("/private").await;
+    assert_eq!(private.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&private), "/sign-in?return_to=%2Fprivate");
+    let replayed = copy.get("/private").await;
+    assert_eq!(
+        replayed.status(),
+        StatusCode::SEE_OTHER,
+        "a copied session cookie is refused"
     );
 }

@@ -17,6 +17,7 @@ mod logs;
 mod operations;
 mod page_markup;
 mod protected;
+mod readme;
 mod scale_out;
 mod sessions;
 mod sign_in;

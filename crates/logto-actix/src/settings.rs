@@ -6,14 +6,17 @@
 //! that `main` can print a single line instead of a panic. The helpers at the end
 //! ([`http_url`], [`duration`], [`flag`]) read a product's own settings the same way.
 //!
-//! Logto's own settings (`LOGTO_*`) are read by the product for now and passed in as a
-//! [`LogtoConfig`](logto_client::LogtoConfig).
+//! Logto's own settings (`LOGTO_*`) are [`LogtoSettings`]: a [`LogtoConfig`] and the
+//! [`SignInMethods`] offered.
 
 use std::time::Duration;
 
 use actix_web::cookie::Key;
+use logto_client::LogtoConfig;
 use logto_client::session::SessionLifetimes;
 use url::Url;
+
+use crate::SignInMethods;
 
 /// A session's longest life by default (`SESSION_TTL`): the protocol's 14 days.
 pub const DEFAULT_SESSION_TTL: Duration = SessionLifetimes::DEFAULT_ABSOLUTE;
@@ -186,6 +189,188 @@ impl SessionSettings {
             idle_timeout,
         })
     }
+}
+
+/// The scopes Logto reserves; they are always requested.
+pub const RESERVED_SCOPES: [&str; 3] = ["openid", "offline_access", "profile"];
+
+/// Values accepted in `LOGTO_PROMPT` (OpenID Connect Core §3.1.2.1).
+const PROMPT_VALUES: [&str; 4] = ["consent", "login", "none", "select_account"];
+
+/// The default time Logto has to answer one request (express-openid-connect's `httpTimeout`).
+const DEFAULT_LOGTO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest `LOGTO_TIMEOUT` accepted: a request to Logto in flight at shutdown must finish
+/// within a shutdown grace of 8 s.
+pub const MAX_LOGTO_TIMEOUT: Duration = Duration::from_secs(7);
+
+/// The Logto application to sign in with (`LOGTO_*`), and the sign-in methods offered.
+#[derive(Debug, Clone)]
+pub struct LogtoSettings {
+    /// `LOGTO_ENDPOINT`, `LOGTO_INTERNAL_ENDPOINT`, `LOGTO_APP_ID`, `LOGTO_APP_SECRET`,
+    /// `LOGTO_SCOPES` (after the reserved ones), `LOGTO_PROMPT`, `LOGTO_RESOURCES` and
+    /// `LOGTO_TIMEOUT`; the redirect URIs come from `BASE_URL`.
+    pub config: LogtoConfig,
+    /// `LOGTO_SOCIAL_CONNECTORS` and `LOGTO_EMAIL_SIGN_IN`.
+    pub sign_in_methods: SignInMethods,
+}
+
+impl LogtoSettings {
+    /// Reads the `LOGTO_*` variables from the process environment; `server` gives the
+    /// redirect URIs.
+    pub fn from_env(server: &ServerSettings) -> Result<Self, StartupError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), server)
+    }
+
+    /// Reads them through `lookup`, which returns a variable's value when it is set.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        server: &ServerSettings,
+    ) -> Result<Self, StartupError> {
+        let get = |name: &str| non_empty(&lookup, name);
+        let endpoint = parse_logto_endpoint(
+            "LOGTO_ENDPOINT",
+            required("LOGTO_ENDPOINT", get("LOGTO_ENDPOINT"), ENDPOINT_FIX)?,
+        )?;
+        let app_id = required(
+            "LOGTO_APP_ID",
+            get("LOGTO_APP_ID"),
+            "Copy the App ID of your Traditional web app from the Logto Console into .env",
+        )?;
+        let app_secret = required(
+            "LOGTO_APP_SECRET",
+            get("LOGTO_APP_SECRET"),
+            "Copy the App secret of your Traditional web app from the Logto Console into .env",
+        )?;
+        let mut config = LogtoConfig::new(
+            endpoint,
+            app_id,
+            app_secret.into(),
+            server.redirect_uri(),
+            server.post_sign_out_redirect_uri(),
+        );
+        config.internal_endpoint = get("LOGTO_INTERNAL_ENDPOINT")
+            .map(|value| parse_logto_endpoint("LOGTO_INTERNAL_ENDPOINT", value))
+            .transpose()?;
+        config.scopes = scopes(get("LOGTO_SCOPES"));
+        config.prompt = parse_prompt(lookup("LOGTO_PROMPT"))?;
+        config.resources = parse_resources(get("LOGTO_RESOURCES"))?;
+        config.http_timeout = parse_logto_timeout(get("LOGTO_TIMEOUT"))?;
+        let sign_in_methods = SignInMethods {
+            social_connectors: parse_social_connectors(get("LOGTO_SOCIAL_CONNECTORS"))?,
+            email_sign_in: flag("LOGTO_EMAIL_SIGN_IN", get("LOGTO_EMAIL_SIGN_IN"))?,
+        };
+        Ok(Self {
+            config,
+            sign_in_methods,
+        })
+    }
+}
+
+fn required(
+    variable: &'static str,
+    value: Option<String>,
+    fix: &'static str,
+) -> Result<String, StartupError> {
+    value.ok_or_else(|| StartupError::new(variable, "is not set", fix))
+}
+
+const ENDPOINT_FIX: &str =
+    "Set it to your Logto endpoint without /oidc, for example LOGTO_ENDPOINT=http://localhost:3001";
+
+fn parse_logto_endpoint(variable: &'static str, value: String) -> Result<Url, StartupError> {
+    let mut url = http_url(variable, &value, ENDPOINT_FIX)?;
+    let path = url.path().trim_end_matches('/').to_owned();
+    if path.ends_with("/oidc") {
+        return Err(StartupError::new(
+            variable,
+            "ends with /oidc, which the app adds itself",
+            ENDPOINT_FIX,
+        ));
+    }
+    // A trailing slash keeps `Url::join` from dropping the last path segment.
+    url.set_path(&format!("{path}/"));
+    Ok(url)
+}
+
+fn scopes(extra: Option<String>) -> Vec<String> {
+    let mut scopes: Vec<String> = RESERVED_SCOPES.iter().map(|&s| s.to_owned()).collect();
+    for scope in extra.iter().flat_map(|value| value.split_whitespace()) {
+        if !scopes.iter().any(|known| known == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    scopes
+}
+
+fn comma_separated(value: Option<String>) -> Vec<String> {
+    value
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse_resources(value: Option<String>) -> Result<Vec<String>, StartupError> {
+    let resources = comma_separated(value);
+    if let Some(bad) = resources.iter().find(|r| Url::parse(r).is_err()) {
+        return Err(StartupError::new(
+            "LOGTO_RESOURCES",
+            format!("contains {bad:?}, which is not a URL"),
+            "List API resource indicators as registered in Logto, comma-separated, e.g. https://api.bookstore.example",
+        ));
+    }
+    Ok(resources)
+}
+
+fn parse_social_connectors(value: Option<String>) -> Result<Vec<String>, StartupError> {
+    let targets = comma_separated(value);
+    let valid = |target: &str| {
+        target.len() <= 64
+            && target
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    if let Some(bad) = targets.iter().find(|target| !valid(target)) {
+        return Err(StartupError::new(
+            "LOGTO_SOCIAL_CONNECTORS",
+            format!("contains {bad:?}"),
+            "List connector targets as shown in the Logto Console, comma-separated, e.g. github,xiaomi",
+        ));
+    }
+    Ok(targets)
+}
+
+/// Unset means `consent` (Logto issues a refresh token only with it); empty means no prompt.
+fn parse_prompt(value: Option<String>) -> Result<Option<String>, StartupError> {
+    let Some(value) = value else {
+        return Ok(Some("consent".to_owned()));
+    };
+    let values: Vec<&str> = value.split_whitespace().collect();
+    if values.is_empty() {
+        return Ok(None);
+    }
+    if let Some(unknown) = values.iter().find(|v| !PROMPT_VALUES.contains(v)) {
+        return Err(StartupError::new(
+            "LOGTO_PROMPT",
+            format!("contains {unknown:?}"),
+            "Use space-separated values from consent, login, none and select_account, or leave it empty",
+        ));
+    }
+    Ok(Some(values.join(" ")))
+}
+
+/// `LOGTO_TIMEOUT`: a duration like `5s` or `2500ms`, at most [`MAX_LOGTO_TIMEOUT`].
+fn parse_logto_timeout(value: Option<String>) -> Result<Duration, StartupError> {
+    duration(
+        "LOGTO_TIMEOUT",
+        value,
+        DEFAULT_LOGTO_TIMEOUT,
+        (MAX_LOGTO_TIMEOUT, "7s"),
+        "Use a duration like 5s or 2500ms, at most 7s: requests in flight must finish within the 8 s shutdown grace",
+    )
 }
 
 fn parse_port(value: Option<String>) -> Result<u16, StartupError> {
@@ -393,6 +578,37 @@ mod tests {
 
     fn variable_refused(result: Result<impl std::fmt::Debug, StartupError>) -> &'static str {
         result.expect_err("the setting should be refused").variable
+    }
+
+    #[test]
+    fn logto_settings_make_the_client_configuration_with_base_url_s_redirect_uris() {
+        let vars = [
+            ("BASE_URL", "https://shop.example"),
+            ("LOGTO_ENDPOINT", "https://tenant.logto.app"),
+            ("LOGTO_APP_ID", "shop"),
+            ("LOGTO_APP_SECRET", "s3cret"),
+            ("LOGTO_SCOPES", "email"),
+            ("LOGTO_SOCIAL_CONNECTORS", "github"),
+        ];
+        let server = server(&vars).unwrap();
+        let logto = LogtoSettings::from_lookup(env(&vars), &server).unwrap();
+        assert_eq!(logto.config.endpoint.as_str(), "https://tenant.logto.app/");
+        assert_eq!(
+            logto.config.redirect_uri.as_str(),
+            "https://shop.example/callback"
+        );
+        assert_eq!(
+            logto.config.post_sign_out_redirect_uri.as_str(),
+            "https://shop.example/"
+        );
+        assert_eq!(
+            logto.config.scopes,
+            ["openid", "offline_access", "profile", "email"]
+        );
+        assert_eq!(logto.sign_in_methods.social_connectors, ["github"]);
+        assert!(!format!("{logto:?}").contains("s3cret"));
+        let unset = LogtoSettings::from_lookup(env(&[]), &server);
+        assert_eq!(variable_refused(unset), "LOGTO_ENDPOINT");
     }
 
     #[test]
