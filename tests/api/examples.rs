@@ -412,7 +412,18 @@ async fn axum_a_sign_out_without_the_session_s_csrf_token_is_refused() {
 
 #[tokio::test]
 async fn axum_back_channel_logout_ends_one_browser_s_session_once() {
-    let example = start_example("axum").await;
+    back_channel_logout_ends_one_browser_s_session_once(start_example("axum").await).await;
+}
+
+for_both_stores!(minimal_back_channel_logout_ends_one_browser_s_session_once);
+
+async fn minimal_back_channel_logout_ends_one_browser_s_session_once(store: Store) {
+    back_channel_logout_ends_one_browser_s_session_once(start_minimal(store).await).await;
+}
+
+/// Logto's logout token for one of two signed-in browsers ends that browser's session only,
+/// once: a replay of the token, or something that is not one, is refused.
+async fn back_channel_logout_ends_one_browser_s_session_once(example: Example) {
     let (first, second) = (example.browser(), example.browser());
     first.sign_in().await;
     second.sign_in().await;
