@@ -348,24 +348,11 @@ async fn axum_signing_out_asks_then_ends_the_session_here_and_at_logto() {
     );
     let signed_out = user.post_sign_out(Some(&token)).await;
 
-    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
-    let end_session = location(&signed_out);
-    assert!(
-        end_session.starts_with(&format!("{}/oidc/session/end?", example.idp.endpoint())),
-        "{end_session}"
-    );
-    let query = query_pairs(&end_session);
-    assert_eq!(query_value(&query, "client_id"), Some(APP_ID));
-    let post_logout = format!("{}/", example.address);
-    assert_eq!(
-        query_value(&query, "post_logout_redirect_uri"),
-        Some(post_logout.as_str())
-    );
-    assert!(query_value(&query, "id_token_hint").is_some_and(|hint| !hint.is_empty()));
+    let end_session = assert_sent_to_end_session(&example, &signed_out);
     let at_logto = user.get(&end_session).await;
     assert_eq!(
         location(&at_logto),
-        post_logout,
+        format!("{}/", example.address),
         "Logto accepts the request"
     );
     assert_eq!(example.idp.request_count(Endpoint::Revocation), 1);
@@ -562,20 +549,7 @@ async fn minimal_signs_in_for_the_private_page_and_signs_out_here_and_at_logto(s
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let signed_out = user.post_sign_out(Some(&token)).await;
 
-    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
-    let end_session = location(&signed_out);
-    assert!(
-        end_session.starts_with(&format!("{}/oidc/session/end?", example.idp.endpoint())),
-        "{end_session}"
-    );
-    let query = query_pairs(&end_session);
-    assert_eq!(query_value(&query, "client_id"), Some(APP_ID));
-    let post_logout = format!("{}/", example.address);
-    assert_eq!(
-        query_value(&query, "post_logout_redirect_uri"),
-        Some(post_logout.as_str())
-    );
-    assert!(query_value(&query, "id_token_hint").is_some_and(|hint| !hint.is_empty()));
+    assert_sent_to_end_session(&example, &signed_out);
     assert_eq!(
         example.idp.revoked_grants(),
         (1, 1),
@@ -595,4 +569,24 @@ async fn minimal_signs_in_for_the_private_page_and_signs_out_here_and_at_logto(s
         StatusCode::SEE_OTHER,
         "a copied session cookie is refused"
     );
+}
+
+/// `signed_out` sends the browser to Logto's end-session endpoint with `client_id`, the
+/// example's home as `post_logout_redirect_uri` and an `id_token_hint`; returns that URL.
+fn assert_sent_to_end_session(example: &Example, signed_out: &reqwest::Response) -> String {
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    let end_session = location(signed_out);
+    assert!(
+        end_session.starts_with(&format!("{}/oidc/session/end?", example.idp.endpoint())),
+        "{end_session}"
+    );
+    let query = query_pairs(&end_session);
+    assert_eq!(query_value(&query, "client_id"), Some(APP_ID));
+    let post_logout = format!("{}/", example.address);
+    assert_eq!(
+        query_value(&query, "post_logout_redirect_uri"),
+        Some(post_logout.as_str())
+    );
+    assert!(query_value(&query, "id_token_hint").is_some_and(|hint| !hint.is_empty()));
+    end_session
 }
