@@ -1,7 +1,6 @@
 //! The examples, each run as its own process (the binary `cargo test` builds next to this one)
 //! against the in-process Logto-shaped IdP, driven like a browser.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,7 +41,7 @@ async fn start_example_with(
     extra_env: impl Fn(&str) -> Vec<(&'static str, String)>,
 ) -> Example {
     init_logging();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = test_support::package_root();
     let source = root.join("examples").join(format!("{name}.rs"));
     let client_crate = root.join("crates/logto-client/src");
     let actix_crate = root.join("crates/logto-actix/src");

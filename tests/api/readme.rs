@@ -1,13 +1,11 @@
 //! The README's "Use it in your product" section against `examples/minimal.rs`: the numbers it
 //! states and the Rust lines it shows come from the example.
 
-use std::path::Path;
-
 /// The most lines `examples/minimal.rs` may have, as `wc -l` counts them.
 const MOST_MINIMAL_LINES: usize = 80;
 
 fn read(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    let path = test_support::package_root().join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 

@@ -69,6 +69,16 @@ pub async fn timing_sensitive() -> tokio::sync::MutexGuard<'static, ()> {
     LOCK.lock().await
 }
 
+/// The folder of the package whose tests are running, read when they run.
+///
+/// Not `env!("CARGO_MANIFEST_DIR")`: cargo reuses a test binary built in another checkout
+/// that shares the target folder (a CI cache), and the path compiled in would be that one's.
+pub fn package_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("cargo test sets CARGO_MANIFEST_DIR")
+        .into()
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     let since_epoch = SystemTime::now()
