@@ -21,26 +21,13 @@ for_both_stores!(
     head_on_signed_in_pages_answers_like_get,
 );
 
-impl TestApp {
-    /// `method` on a path with the browser's cookies and these headers.
-    async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.address));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send().await.expect("the request is answered")
-    }
-
-    /// The fingerprinted address of `static/<name>.*`, as the home page links it.
-    async fn asset_url(&self, name: &str) -> String {
-        let home = self.home_page().await;
-        let start = home
-            .find(&format!("/static/{name}."))
-            .unwrap_or_else(|| panic!("the page links a fingerprinted {name}"));
-        home[start..].chars().take_while(|&c| c != '"').collect()
-    }
+/// The fingerprinted address of `static/<name>.*`, as the home page links it.
+async fn asset_url(app: &TestApp, name: &str) -> String {
+    let home = app.home_page().await;
+    let start = home
+        .find(&format!("/static/{name}."))
+        .unwrap_or_else(|| panic!("the page links a fingerprinted {name}"));
+    home[start..].chars().take_while(|&c| c != '"').collect()
 }
 
 /// Every header but `Date` (which may tick between two requests) and `Set-Cookie`.
@@ -94,8 +81,8 @@ async fn assert_head_is_get_without_body(app: &TestApp, path: &str) -> Vec<Strin
 
 async fn head_answers_like_get_without_the_body_and_creates_no_session(store: Store) {
     let app = spawn_app(store).await;
-    let stylesheet = app.asset_url("style").await;
-    let logo = app.asset_url("logo").await;
+    let stylesheet = asset_url(&app, "style").await;
+    let logo = asset_url(&app, "logo").await;
 
     for path in [
         "/",
@@ -193,7 +180,7 @@ async fn gets_that_change_state_refuse_head_and_other_methods_with_allow() {
 #[tokio::test]
 async fn every_address_answers_a_method_it_does_not_take_with_405_and_allow() {
     let app = spawn_app(Store::Cookie).await;
-    let stylesheet = app.asset_url("style").await;
+    let stylesheet = asset_url(&app, "style").await;
 
     for (method, path, allowed) in [
         (Method::PUT, "/", "GET, HEAD"),
@@ -264,7 +251,7 @@ async fn assets_are_sent_compressed_as_the_browser_accepts() {
     let app = spawn_app(Store::Cookie).await;
 
     for (name, original) in [("style", STYLESHEET), ("logo", LOGO)] {
-        let url = app.asset_url(name).await;
+        let url = asset_url(&app, name).await;
         for (accept_encoding, expected) in [
             (Some("br"), Some("br")),
             (Some("gzip"), Some("gzip")),

@@ -2,6 +2,7 @@
 //!
 //! - [`idp`]: an in-process OpenID Connect provider shaped like Logto, with faults to inject;
 //! - [`redis`]: a real `redis-server` on a Unix socket of its own, to pause, stop and restart;
+//! - [`app`]: an app under test as a browser sees it, and the `spawn_app*` functions for it;
 //! - [`browser`]: a browser-like HTTP client and the headers and pages it reads;
 //! - [`process`]: a server in a process of its own, on a port that cannot race, ready when it
 //!   says so, killed by its PID when dropped;
@@ -10,6 +11,7 @@
 //!
 //! It depends on neither the app nor the Logto crates, so that any of their tests can use it.
 
+pub mod app;
 pub mod browser;
 pub mod idp;
 pub mod poll;

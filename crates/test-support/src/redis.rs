@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use crate::poll::eventually_blocking;
 
-/// The keys of stored sessions (the Bookstore's `bookstore:` prefix).
-pub const SESSION_KEYS: &str = "bookstore:session:*";
+/// What the app's Redis keys start with unless [`TestRedis::with_key_prefix`] says otherwise:
+/// the Bookstore's prefix.
+pub const DEFAULT_KEY_PREFIX: &str = "bookstore:";
 
 /// How long `redis-server` may take to listen after it was started.
 const START_DEADLINE: Duration = Duration::from_secs(5);
@@ -22,6 +23,8 @@ pub struct TestRedis {
     dir: PathBuf,
     process: Option<Child>,
     persistent: bool,
+    /// What the app's keys start with, for the session helpers.
+    key_prefix: &'static str,
 }
 
 impl TestRedis {
@@ -50,9 +53,26 @@ impl TestRedis {
             dir,
             process: None,
             persistent,
+            key_prefix: DEFAULT_KEY_PREFIX,
         };
         redis.restart();
         redis
+    }
+
+    /// For an app whose Redis keys start with `prefix`.
+    pub fn with_key_prefix(mut self, prefix: &'static str) -> Self {
+        self.key_prefix = prefix;
+        self
+    }
+
+    /// What the app's keys start with.
+    pub fn key_prefix(&self) -> &'static str {
+        self.key_prefix
+    }
+
+    /// The pattern of the stored sessions' keys.
+    fn session_keys_pattern(&self) -> String {
+        format!("{}session:*", self.key_prefix)
     }
 
     fn socket(&self) -> PathBuf {
@@ -152,7 +172,7 @@ impl TestRedis {
 
     /// How many sessions Redis holds (indexes, locks and token hand-offs not counted).
     pub async fn session_keys(&self) -> usize {
-        self.keys(SESSION_KEYS).await.len()
+        self.keys(&self.session_keys_pattern()).await.len()
     }
 
     /// The keys matching `pattern`.
@@ -167,7 +187,7 @@ impl TestRedis {
 
     /// The remaining lifetime, in seconds, of every stored session.
     pub async fn session_ttls(&self) -> Vec<i64> {
-        self.ttls_of(SESSION_KEYS).await
+        self.ttls_of(&self.session_keys_pattern()).await
     }
 
     /// The remaining lifetime, in seconds, of every key matching `pattern`.
@@ -177,7 +197,7 @@ impl TestRedis {
 
     /// The remaining lifetime, in milliseconds, of every stored session.
     pub async fn session_pttls(&self) -> Vec<i64> {
-        self.expiries_of("PTTL", SESSION_KEYS).await
+        self.expiries_of("PTTL", &self.session_keys_pattern()).await
     }
 
     async fn expiries_of(&self, command: &str, pattern: &str) -> Vec<i64> {
@@ -219,7 +239,7 @@ impl TestRedis {
     }
 
     async fn only_session(&self) -> (String, serde_json::Value) {
-        let keys = self.keys(SESSION_KEYS).await;
+        let keys = self.keys(&self.session_keys_pattern()).await;
         assert_eq!(keys.len(), 1, "one stored session");
         let mut connection = self.connect().await;
         let json: String = ::redis::cmd("GET")
