@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use tokio::task::JoinSet;
 
-use crate::helpers::{Store, TestApp, location, spawn_app, spawn_app_with};
+use crate::app::{Store, TestApp, location, spawn_app, spawn_app_with};
 use test_support::for_both_stores;
 use test_support::idp::{Endpoint, LogoutMisbehaviour, LogoutTokenSpec, Misbehaviour};
 use test_support::poll::eventually;
@@ -162,7 +162,7 @@ async fn a_logout_token_is_accepted_once(store: Store) {
     let fresh = app.idp().logout_token(LogoutTokenSpec::session(&sid));
     assert_eq!(post_logout_token(&app, &fresh).await, StatusCode::OK);
     if let Some(redis) = &app.redis {
-        let ttls = redis.ttls_of("bookstore:logout-jti:*").await;
+        let ttls = redis.ttls_of("logto:logout-jti:*").await;
         assert_eq!(ttls.len(), 2, "one record per token");
         assert!(
             ttls.iter().all(|ttl| (1..=180).contains(ttl)),

@@ -6,7 +6,7 @@
 use reqwest::header::{ACCEPT_LANGUAGE, ORIGIN};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-use crate::helpers::{Store, TestApp, csrf_token, location, set_cookies, spawn_app};
+use crate::app::{Store, TestApp, csrf_token, location, set_cookies, spawn_app};
 use test_support::for_both_stores;
 use test_support::idp::LogoutTokenSpec;
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use logto_bookstore::state::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::cookie::{CookieStore, Jar};
@@ -23,7 +23,8 @@ use reqwest::header::SET_COOKIE;
 use reqwest::{Response, StatusCode};
 use url::Url;
 
-use crate::helpers::{Store, TestApp, location, query_pairs, query_value, spawn_app};
+use crate::app::PRODUCT;
+use crate::app::{Store, TestApp, location, query_pairs, query_value, spawn_app};
 use test_support::for_both_stores;
 use test_support::idp::{Endpoint, Misbehaviour};
 
@@ -95,12 +96,12 @@ impl Browser {
 
     /// The session cookie this browser holds, as `name=value`.
     fn session_cookie(&self, app: &TestApp) -> Option<String> {
-        self.cookie(app, SESSION_COOKIE_NAME)
+        self.cookie(app, PRODUCT.session_cookie)
     }
 
     /// The sign-in attempts cookie this browser holds, as `name=value`.
     fn sign_in_attempts_cookie(&self, app: &TestApp) -> Option<String> {
-        self.cookie(app, SIGN_IN_COOKIE_NAME)
+        self.cookie(app, PRODUCT.sign_in_cookie)
     }
 
     fn cookie(&self, app: &TestApp, name: &str) -> Option<String> {
@@ -149,7 +150,7 @@ fn live_session_cookies(response: &Response) -> Vec<String> {
         .map(|value| value.to_str().unwrap().to_owned())
         .filter(|cookie| {
             let value = cookie
-                .strip_prefix(&format!("{SESSION_COOKIE_NAME}="))
+                .strip_prefix(&format!("{}=", PRODUCT.session_cookie))
                 .map(|rest| rest.split(';').next().unwrap_or_default());
             value.is_some_and(|value| !value.is_empty())
                 && !cookie.to_ascii_lowercase().contains("max-age=0")
@@ -166,7 +167,7 @@ async fn redis_snapshot(app: &TestApp) -> (BTreeMap<String, String>, usize) {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("bookstore:session:*")
+        .arg("logto:session:*")
         .query_async(&mut connection)
         .await
         .unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use logto_client::Backoff;
 use reqwest::StatusCode;
 
-use crate::helpers::{Store, TestApp, query_pairs, query_value, spawn_app, spawn_app_with};
+use crate::app::{Store, TestApp, query_pairs, query_value, spawn_app, spawn_app_with};
 use test_support::for_both_stores;
 use test_support::idp::{Endpoint, Misbehaviour};
 

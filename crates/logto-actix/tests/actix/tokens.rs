@@ -6,7 +6,7 @@ use logto_client::Backoff;
 use reqwest::StatusCode;
 use tokio::task::JoinSet;
 
-use crate::helpers::{
+use crate::app::{
     API_RESOURCE, Store, TestApp, assert_cookies_fit_in_a_browser, spawn_app, spawn_app_with,
     timing_sensitive,
 };

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{
+use crate::app::{
     APP_ID, Store, TestApp, assert_cookies_fit_in_a_browser, location, query_pairs, query_value,
     spawn_app, spawn_app_with,
 };
@@ -87,7 +87,7 @@ async fn the_authorization_request_carries_pkce_state_nonce_and_the_reserved_sco
         .collect();
     assert_eq!(
         resources,
-        [crate::helpers::API_RESOURCE, ORGANIZATIONS_RESOURCE],
+        [crate::app::API_RESOURCE, ORGANIZATIONS_RESOURCE],
         "the organizations scope brings Logto's organizations resource"
     );
     assert_eq!(value("prompt"), Some("consent"));

@@ -1,11 +1,12 @@
 use std::time::{Duration, Instant};
 
-use logto_bookstore::state::SESSION_COOKIE_NAME;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{
-    APP_ID, APP_SECRET, Store, TestApp, location, query_pairs, query_value, serve_app, set_cookies,
+use crate::app::PRODUCT;
+use crate::app::{
+    APP_ID, APP_SECRET, Store, TestApp, location, query_pairs, query_value, serve_product, set_cookies,
     spawn_app, spawn_app_with, spawn_app_with_env,
 };
 use crate::sign_in::signed_in_app;
@@ -202,7 +203,7 @@ async fn sign_out_forgets_the_refreshed_tokens_handed_between_requests() {
     let redis = app.redis.as_ref().unwrap();
     app.sign_in().await;
     assert_eq!(app.get("/api-token").await.status(), StatusCode::OK);
-    let handoffs = redis.ttls_of("bookstore:grant-tokens:*").await;
+    let handoffs = redis.ttls_of("logto:grant-tokens:*").await;
     assert_eq!(handoffs.len(), 1, "the refresh left a hand-off record");
     assert!(
         (1..=30).contains(&handoffs[0]),
@@ -247,7 +248,7 @@ async fn elsewhere_a_copied_cookie_store_cookie_ends_at_its_next_check_with_logt
     assert!(
         set_cookies(&there)
             .iter()
-            .any(|cookie| cookie.starts_with(&format!("{SESSION_COOKIE_NAME}=;"))),
+            .any(|cookie| cookie.starts_with(&format!("{}=;", PRODUCT.session_cookie))),
         "the copy is cleared"
     );
     let page = there.text().await.unwrap();
@@ -265,7 +266,7 @@ async fn another_instance(app: &TestApp, secret: &str) -> String {
         ("BASE_URL", address.clone()),
         ("SESSION_SECRET", secret.to_owned()),
     ];
-    serve_app(listener, &env, |_| {}).await;
+    serve_product(listener, env.to_vec(), |_| {}).await;
     address
 }
 

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Store, location, query_pairs, query_value, spawn_app};
+use crate::app::{Store, location, query_pairs, query_value, spawn_app};
 use test_support::for_both_stores;
 
 for_both_stores!(an_anonymous_visitor_signs_in_and_lands_on_the_page_they_asked_for);

@@ -1,9 +1,10 @@
 use std::time::{Duration, Instant};
 
-use logto_bookstore::state::{SESSION_COOKIE_NAME, SIGN_IN_COOKIE_NAME};
+
 use reqwest::StatusCode;
 
-use crate::helpers::{
+use crate::app::PRODUCT;
+use crate::app::{
     Store, assert_cookies_fit_in_a_browser, set_cookies, spawn_app, spawn_app_with_env,
 };
 use crate::sign_in::signed_in_app;
@@ -74,7 +75,7 @@ async fn the_session_cookie_is_http_only_and_lax() {
 
     let callback = app.sign_in().await;
 
-    let cookie = cookie_named(&callback, SESSION_COOKIE_NAME);
+    let cookie = cookie_named(&callback, PRODUCT.session_cookie);
     assert!(cookie.contains("HttpOnly"));
     assert!(cookie.contains("SameSite=Lax"));
     assert!(
@@ -93,7 +94,7 @@ async fn the_sign_in_attempts_cookie_is_http_only_lax_and_short_lived() {
 
     let sign_in = app.get("/sign-in").await;
 
-    let cookie = cookie_named(&sign_in, SIGN_IN_COOKIE_NAME);
+    let cookie = cookie_named(&sign_in, PRODUCT.sign_in_cookie);
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
