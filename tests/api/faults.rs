@@ -10,11 +10,11 @@ use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 
 use crate::helpers::{
-    Store, TestApp, TestRedis, free_port, location, registered_client, spawn_app_on,
+    Store, TestApp, TestRedis, free_port, location, registered_client, signed_in_app, spawn_app_on,
     spawn_app_on_redis, spawn_app_with, timing_sensitive,
 };
 use crate::operations::AppProcess;
-use crate::sign_in::signed_in_app;
+
 use test_support::for_both_stores;
 use test_support::idp::TestIdp;
 use test_support::poll::until;

@@ -9,12 +9,9 @@ use logto_bookstore::state::{REDIS_KEY_PREFIX, SESSION_COOKIE_NAME, SIGN_IN_COOK
 use logto_client::LogtoConfig;
 use test_support::app::AppShape;
 
-pub use test_support::app::{
-    API_RESOURCE, APP_ID, APP_SECRET, TestApp, free_port, registered_client,
-};
+pub use test_support::app::{APP_ID, APP_SECRET, TestApp, free_port, registered_client};
 pub use test_support::browser::{
-    assert_cookies_fit_in_a_browser, browser, csrf_token, location, query_pairs, query_value,
-    set_cookies,
+    browser, csrf_token, location, query_pairs, query_value, set_cookies,
 };
 pub use test_support::redis::TestRedis;
 pub use test_support::{Store, timing_sensitive};

@@ -66,3 +66,42 @@ async fn a_user_whose_profile_claims_are_null_still_gets_every_page() {
         assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_home_page_offers_the_configured_sign_in_methods() {
+    let app = spawn_app(Store::Cookie).await;
+
+    let page = app.home_page().await;
+
+    assert!(page.contains(r#"href="/sign-in?first_screen=register""#));
+    assert!(page.contains("Continue with GitHub"));
+    assert!(page.contains("Continue with Xiaomi"));
+    assert!(page.contains("Email me a code"));
+}
+
+#[tokio::test]
+async fn a_refused_email_comes_back_on_the_home_page_in_the_visitor_s_language() {
+    let app = spawn_app(Store::Cookie).await;
+
+    let response = app
+        .client
+        .post(format!("{}/sign-in", app.address))
+        .header("accept-language", "ja")
+        .form(&[("email", "alice at example")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"<html lang="ja">"#), "{page}");
+    assert!(
+        page.contains("有効なメールアドレスを入力してください"),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="alice at example""#), "{page}");
+    assert!(
+        page.contains("GitHub"),
+        "the other sign-in methods stay offered: {page}"
+    );
+}

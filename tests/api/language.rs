@@ -225,3 +225,24 @@ async fn an_error_page_keeps_its_headers_in_japanese() {
     assert!(page.contains(r#"href="/sign-in""#));
     assert!(app.home_page().await.contains("サインインしていません"));
 }
+
+#[tokio::test]
+async fn the_refusal_page_speaks_the_visitor_s_language() {
+    let app = spawn_app(Store::Cookie).await;
+
+    let response = app
+        .client
+        .post(format!("{}/sign-in", app.address))
+        .header("sec-fetch-site", "cross-site")
+        .header("accept-language", "ja")
+        .form(&[("email", "mallory@evil.example")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(set_cookies(&response), Vec::<String>::new());
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"<html lang="ja">"#), "{page}");
+    assert!(page.contains("別のサイトから送信されました"), "{page}");
+}

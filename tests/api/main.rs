@@ -14,5 +14,6 @@ mod operations;
 mod page_markup;
 mod readme;
 mod scale_out;
+mod signed_in_pages;
 mod soak;
 mod startup;

@@ -166,7 +166,7 @@ impl Launch {
     }
 }
 
-/// Defines `spawn_app`, `spawn_app_with`, `spawn_app_with_env`, `spawn_app_on` and
+/// Defines `spawn_app`, `signed_in_app`, `spawn_app_with`, `spawn_app_with_env`, `spawn_app_on` and
 /// `spawn_app_on_redis` in the calling module, for the app that
 /// `$serve(listener, &environment, adjust_logto)` starts, whose configuration type is
 /// `$config` and whose shape is `$shape`.
@@ -176,6 +176,14 @@ macro_rules! spawn_functions {
         /// Starts the app with `store`, against a fresh IdP.
         pub async fn spawn_app(store: $crate::Store) -> $crate::app::TestApp {
             spawn_app_with(store, |_| {}).await
+        }
+
+        /// Starts the app with `store` and signs in.
+        pub async fn signed_in_app(store: $crate::Store) -> $crate::app::TestApp {
+            let app = spawn_app(store).await;
+            assert_eq!(app.sign_in().await.status(), reqwest::StatusCode::SEE_OTHER);
+            assert!(app.home_page().await.contains("Signed in as"));
+            app
         }
 
         /// Like [`spawn_app`], with the Logto client's configuration adjusted first.

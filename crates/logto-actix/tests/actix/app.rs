@@ -13,14 +13,10 @@ use logto_actix::{AuthError, LogtoAuth, MaybeUser, SignedInUser, StoreStatus};
 use serde_json::json;
 use test_support::app::AppShape;
 
-pub use test_support::app::{
-    API_RESOURCE, APP_ID, APP_SECRET, TestApp, free_port, registered_client,
-};
+pub use test_support::app::{API_RESOURCE, APP_ID, APP_SECRET, TestApp};
 pub use test_support::browser::{
-    assert_cookies_fit_in_a_browser, browser, csrf_token, location, query_pairs, query_value,
-    set_cookies,
+    assert_cookies_fit_in_a_browser, csrf_token, location, query_pairs, query_value, set_cookies,
 };
-pub use test_support::redis::TestRedis;
 pub use test_support::{Store, timing_sensitive};
 
 /// The crate's default cookie names and Redis prefix; `/readyz` answers once Logto is loaded.
@@ -75,19 +71,32 @@ pub async fn serve_product(
     tokio::spawn(server);
 }
 
-/// Who is signed in, with the sign-out form; or an invitation to sign in.
+/// Who is signed in (name, email, picture), with the sign-out form; or an invitation to sign
+/// in.
 async fn home(visitor: MaybeUser) -> HttpResponse {
     let body = match visitor.user() {
-        Some(user) => format!(
-            "<p>Signed in as <strong>{}</strong></p>\n<form method=\"post\" action=\"/sign-out\">\
-             <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
-             <button type=\"submit\">Sign out</button></form>\n",
-            escape(user.display_name()),
-            escape(user.csrf_token())
-        ),
+        Some(user) => {
+            let profile = user.profile();
+            let picture = profile
+                .picture
+                .as_deref()
+                .map(|src| format!("<img src=\"{}\" alt=\"\">", escape(src)))
+                .unwrap_or_default();
+            format!(
+                "<p>Signed in as <strong>{}</strong> {} {picture}</p>\n\
+                 <form method=\"post\" action=\"/sign-out\">\
+                 <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
+                 <button type=\"submit\">Sign out</button></form>\n",
+                escape(user.display_name()),
+                escape(profile.email.as_deref().unwrap_or_default()),
+                escape(user.csrf_token())
+            )
+        }
         None => "<p>Not signed in</p>\n<p><a href=\"/sign-in\">Sign in</a></p>\n".to_owned(),
     };
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
 }
 
 /// A page only a signed-in user sees.

@@ -115,7 +115,7 @@ async fn a_token_endpoint_failure_is_a_bad_gateway(store: Store) {
             &app,
             &callback,
             StatusCode::BAD_GATEWAY,
-            "Identity provider error",
+            "The identity provider failed",
         )
         .await;
     }
@@ -147,7 +147,7 @@ async fn while_the_token_endpoint_fails_callbacks_do_not_ask_it_again(store: Sto
             &app,
             &first,
             StatusCode::BAD_GATEWAY,
-            "Identity provider error",
+            "The identity provider failed",
         )
         .await;
         for callback in callbacks {
@@ -155,7 +155,7 @@ async fn while_the_token_endpoint_fails_callbacks_do_not_ask_it_again(store: Sto
                 &app,
                 &callback,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Identity provider unavailable",
+                "Sign-in is unavailable",
             )
             .await;
         }
@@ -184,7 +184,7 @@ async fn a_refused_code_does_not_count_as_an_outage(store: Store) {
         &app,
         &refused,
         StatusCode::BAD_GATEWAY,
-        "Identity provider error",
+        "The identity provider failed",
     )
     .await;
     app.idp().set_misbehaviour(Misbehaviour::None);
@@ -214,7 +214,7 @@ async fn a_refusal_by_logto_shows_its_description_escaped(store: Store) {
         &app,
         refusal.as_str(),
         StatusCode::FORBIDDEN,
-        "Sign-in was not completed",
+        "Sign-in not completed",
     )
     .await;
 
@@ -244,13 +244,7 @@ async fn a_callback_with_another_state_is_rejected(store: Store) {
         let forged = with_param(&callback, "state", state);
         let response = app.get_url(&forged).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains("This sign-in has expired")
-        );
+        assert!(response.text().await.unwrap().contains("Sign-in expired"));
     }
     // The genuine attempt is untouched by the forged ones and still completes.
     assert_eq!(app.get_url(&callback).await.status(), StatusCode::SEE_OTHER);
@@ -294,7 +288,7 @@ async fn a_callback_in_a_browser_that_never_signed_in_writes_no_session() {
         &stranger,
         &address,
         StatusCode::BAD_REQUEST,
-        "This sign-in has expired",
+        "Sign-in expired",
     )
     .await;
 }

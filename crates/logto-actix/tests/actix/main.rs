@@ -4,10 +4,10 @@
 
 mod app;
 
-mod flow;
 mod backchannel;
 mod callback;
 mod cross_site;
+mod flow;
 mod hostile;
 mod protected;
 mod sessions;

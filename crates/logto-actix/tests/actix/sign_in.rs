@@ -3,8 +3,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::app::{
-    APP_ID, Store, TestApp, assert_cookies_fit_in_a_browser, location, query_pairs, query_value,
-    spawn_app, spawn_app_with,
+    APP_ID, Store, assert_cookies_fit_in_a_browser, location, query_pairs, query_value,
+    signed_in_app, spawn_app, spawn_app_with,
 };
 use test_support::for_both_stores;
 use test_support::idp::{Endpoint, Misbehaviour, ORGANIZATIONS_RESOURCE, TestUser};
@@ -180,14 +180,6 @@ async fn a_user_without_name_or_picture_is_greeted_by_username(store: Store) {
         "{home}"
     );
     assert!(!home.contains("<img class=\"avatar\""));
-}
-
-/// Signs in and returns the app, for tests that start from a signed-in user.
-pub async fn signed_in_app(store: Store) -> TestApp {
-    let app = spawn_app(store).await;
-    assert_eq!(app.sign_in().await.status(), StatusCode::SEE_OTHER);
-    assert!(app.home_page().await.contains("Signed in as"));
-    app
 }
 
 #[tokio::test]

@@ -1,15 +1,14 @@
 use std::time::{Duration, Instant};
 
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::app::PRODUCT;
 use crate::app::{
-    APP_ID, APP_SECRET, Store, TestApp, location, query_pairs, query_value, serve_product, set_cookies,
-    spawn_app, spawn_app_with, spawn_app_with_env,
+    APP_ID, APP_SECRET, Store, TestApp, location, query_pairs, query_value, serve_product,
+    set_cookies, signed_in_app, spawn_app, spawn_app_with, spawn_app_with_env,
 };
-use crate::sign_in::signed_in_app;
+
 use test_support::for_both_stores;
 use test_support::idp::{Endpoint, TestUser};
 

@@ -1,0 +1,57 @@
+//! The Bookstore's own pages for a signed-in user: the profile and its organization links, and
+//! the organization token page's address. What the tokens themselves do is pinned by
+//! logto-actix's tests.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Store, TestApp, signed_in_app, spawn_app};
+
+use test_support::idp::{Endpoint, TestUser};
+
+/// Alice, a member of the book club, signed in.
+async fn alice_in_the_book_club() -> TestApp {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
+    app.sign_in().await;
+    app
+}
+
+#[tokio::test]
+async fn the_profile_shows_verified_claims_fresh_userinfo_and_organizations() {
+    let app = alice_in_the_book_club().await;
+
+    let page = app.get("/profile").await.text().await.unwrap();
+
+    for shown in ["ID token claims", "user_alice", "org_bookclub", "Userinfo"] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    assert_eq!(
+        app.idp().request_count(Endpoint::UserInfo),
+        1,
+        "userinfo is fetched fresh"
+    );
+}
+
+#[tokio::test]
+async fn the_profile_links_each_organization_to_its_token_page() {
+    let page = alice_in_the_book_club()
+        .await
+        .get("/profile")
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    assert!(page.contains(r#"href="/organizations/org_bookclub/token""#));
+}
+
+#[tokio::test]
+async fn an_organization_id_that_is_not_an_id_is_not_found() {
+    let app = signed_in_app(Store::Cookie).await;
+
+    let response = app.get("/organizations/org%20one/token").await;
+
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.idp().refresh_grant_count(), 0, "Logto was not asked");
+}
