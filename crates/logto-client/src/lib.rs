@@ -19,6 +19,7 @@ mod logout_token;
 mod options;
 pub mod return_to;
 pub mod session;
+pub mod settings;
 mod time;
 mod types;
 
