@@ -10,20 +10,24 @@
 //! - Access tokens come from [`SessionGuard::tokens`]: refreshed once at a time per session,
 //!   never losing a rotated refresh token.
 //!
-//! It reads the Bookstore's settings (`.env.example`): `LOGTO_ENDPOINT`, `LOGTO_APP_ID`,
-//! `LOGTO_APP_SECRET`, `LOGTO_SCOPES` (extra scopes) and `LOGTO_INTERNAL_ENDPOINT`; `BASE_URL`,
-//! `HOST`, `PORT`; `SESSION_SECRET`, `SESSION_TTL` and `SESSION_IDLE_TIMEOUT`. The other
-//! `LOGTO_*` settings keep `LogtoConfig`'s defaults. Sessions and the protocol's records are in
-//! this process's memory, so it runs as one instance, and `MemoryStore` keeps expired sessions
-//! until it restarts: a product picks a tower-sessions store with expired-session deletion
-//! (Redis, SQL) and shared records (logto-actix's Redis records show how).
+//! It reads the Bookstore's settings (`.env.example`), Logto's and the session lifetimes
+//! through logto-client, as the Bookstore does and with its messages:
+//! [`LogtoConfig::from_env`] reads `LOGTO_ENDPOINT`, `LOGTO_APP_ID`, `LOGTO_APP_SECRET`,
+//! `LOGTO_INTERNAL_ENDPOINT`, `LOGTO_SCOPES`, `LOGTO_PROMPT`, `LOGTO_RESOURCES` and
+//! `LOGTO_TIMEOUT`, and [`SessionLifetimes::from_env`] `SESSION_TTL` and `SESSION_IDLE_TIMEOUT`.
+//! `BASE_URL`, `HOST`, `PORT` and `SESSION_SECRET` are read here. (`LOGTO_SOCIAL_CONNECTORS`
+//! and `LOGTO_EMAIL_SIGN_IN` choose the Bookstore's sign-in buttons: not read here.)
+//!
+//! Sessions and the protocol's records are in this process's memory, so it runs as one
+//! instance, and `MemoryStore` keeps expired sessions until it restarts: a product picks a
+//! tower-sessions store with expired-session deletion (Redis, SQL) and shared records
+//! (logto-actix's Redis records show how).
 //!
 //! ```sh
 //! cargo run --example axum
 //! ```
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Form, FromRef, FromRequestParts, OptionalFromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -39,6 +43,7 @@ use logto_client::session::{
     SessionError, SessionGuard, SessionLifetimes, SessionWrite, SignInAttempts, StoreError,
     Unbounded,
 };
+use logto_client::settings::{SettingError, http_url, non_empty};
 use logto_client::{
     CallbackParams, LogtoClient, LogtoConfig, LogtoError, SignInOptions, TokenTarget, error_chain,
     unix_now,
@@ -429,50 +434,15 @@ impl std::fmt::Debug for StartupError {
     }
 }
 
-/// An environment variable, `None` when unset or empty.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-}
-
-fn required(name: &str) -> Result<String, StartupError> {
-    env(name).ok_or_else(|| StartupError(format!("{name} is not set; see .env.example")))
-}
-
-fn url(name: &str, value: &str) -> Result<Url, StartupError> {
-    let mut url = Url::parse(value)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .ok_or_else(|| StartupError(format!("{name} is not an http(s) URL: {value:?}")))?;
-    if !url.path().ends_with('/') {
-        url.set_path(&format!("{}/", url.path())); // so that `{endpoint}oidc` is the issuer
+impl From<SettingError> for StartupError {
+    fn from(error: SettingError) -> Self {
+        Self(error.to_string())
     }
-    Ok(url)
 }
 
-/// A duration like the app's: a number with `s`, `m`, `h` or `d` (a bare number counts seconds).
-fn duration(name: &str, default: Duration) -> Result<Duration, StartupError> {
-    let Some(value) = env(name) else {
-        return Ok(default);
-    };
-    let value = value.trim();
-    let (number, unit) = match value.char_indices().last() {
-        Some((at, 's')) => (&value[..at], 1),
-        Some((at, 'm')) => (&value[..at], 60),
-        Some((at, 'h')) => (&value[..at], 60 * 60),
-        Some((at, 'd')) => (&value[..at], 24 * 60 * 60),
-        _ => (value, 1),
-    };
-    let seconds = number
-        .parse::<u64>()
-        .ok()
-        .and_then(|number| number.checked_mul(unit));
-    seconds.map(Duration::from_secs).ok_or_else(|| {
-        StartupError(format!(
-            "{name} is not a duration like 90s, 30m, 24h or 14d"
-        ))
-    })
+/// An environment variable, `None` when unset or empty (as the Bookstore reads them).
+fn env(name: &str) -> Option<String> {
+    non_empty(&|name: &str| std::env::var(name).ok(), name)
 }
 
 /// Everything the app reads from its environment.
@@ -485,30 +455,18 @@ struct Settings {
 }
 
 fn settings() -> Result<Settings, StartupError> {
-    let base_url = url(
+    let base_url = http_url(
         "BASE_URL",
         &env("BASE_URL").unwrap_or("http://localhost:3000".into()),
+        "Set it to the public origin of this app",
     )?;
     let at = |path: &str| {
         base_url
             .join(path)
             .map_err(|error| StartupError(format!("BASE_URL: {error}")))
     };
-    let mut logto = LogtoConfig::new(
-        url("LOGTO_ENDPOINT", &required("LOGTO_ENDPOINT")?)?,
-        required("LOGTO_APP_ID")?,
-        required("LOGTO_APP_SECRET")?.into(),
-        at("/callback")?,
-        at("/")?,
-    );
-    logto.internal_endpoint = env("LOGTO_INTERNAL_ENDPOINT")
-        .map(|value| url("LOGTO_INTERNAL_ENDPOINT", &value))
-        .transpose()?;
-    for scope in env("LOGTO_SCOPES").unwrap_or_default().split_whitespace() {
-        if !logto.scopes.iter().any(|known| known == scope) {
-            logto.scopes.push(scope.to_owned());
-        }
-    }
+    // LOGTO_ENDPOINT, LOGTO_APP_ID and LOGTO_APP_SECRET, and the optional LOGTO_* settings.
+    let logto = LogtoConfig::from_env(at("/callback")?, at("/")?)?;
     let port = env("PORT").unwrap_or("3000".into());
     let port = port
         .parse()
@@ -528,19 +486,13 @@ fn settings() -> Result<Settings, StartupError> {
                 Key::generate()
             }
         };
-    let lifetimes = SessionLifetimes {
-        absolute: duration("SESSION_TTL", SessionLifetimes::DEFAULT_ABSOLUTE)?,
-        idle: duration("SESSION_IDLE_TIMEOUT", SessionLifetimes::DEFAULT_IDLE)?,
-    };
-    lifetimes
-        .validate()
-        .map_err(|error| StartupError(format!("SESSION_TTL or SESSION_IDLE_TIMEOUT: {error}")))?;
     Ok(Settings {
         logto,
         listen: (env("HOST").unwrap_or("127.0.0.1".into()), port),
         secure: base_url.scheme() == "https",
         key,
-        lifetimes,
+        // SESSION_TTL and SESSION_IDLE_TIMEOUT.
+        lifetimes: SessionLifetimes::from_env()?,
     })
 }
 

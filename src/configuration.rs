@@ -1,15 +1,16 @@
 //! Settings read from the environment (12-factor). `dotenvy` loads `.env` first when it exists.
 //!
-//! `HOST`, `PORT`, `BASE_URL`, the session settings and Logto's own (`LOGTO_*`) are
-//! logto-actix's ([`logto_actix::settings`]); `TRUST_PROXY` is read here.
+//! `HOST`, `PORT`, `BASE_URL` and the session settings are logto-actix's
+//! ([`logto_actix::settings`]), Logto's own (`LOGTO_*`) logto-client's
+//! ([`logto_client::settings`], with logto-actix's sign-in methods); `TRUST_PROXY` is read here.
 //! Every problem is reported as one [`ConfigError`] that names the variable and says how to fix
 //! it, so that `main` can print a single line instead of a panic.
 
-use logto_actix::settings::flag;
+use logto_client::settings::flag;
 
 pub use logto_actix::settings::{
-    LogtoSettings, MAX_LOGTO_TIMEOUT, RESERVED_SCOPES, ServerSettings, SessionSecret,
-    SessionSettings, SessionStoreKind, StartupError as ConfigError,
+    LogtoSettings, ServerSettings, SessionSecret, SessionSettings, SessionStoreKind,
+    StartupError as ConfigError,
 };
 
 /// Everything the app needs to start.
@@ -82,28 +83,15 @@ mod tests {
         assert_eq!(settings.server.port, 3000);
         assert_eq!(settings.server.base_url.as_str(), "http://localhost:3000/");
         assert_eq!(
-            settings.logto.config.scopes,
-            ["openid", "offline_access", "profile"]
+            settings.logto.config.redirect_uri.as_str(),
+            "http://localhost:3000/callback"
         );
-        assert_eq!(settings.logto.config.prompt.as_deref(), Some("consent"));
         assert_eq!(settings.session.store, SessionStoreKind::Cookie);
         assert!(matches!(
             settings.session.secret,
             SessionSecret::Generated(_)
         ));
-        assert!(settings.logto.config.internal_endpoint.is_none());
         assert!(!settings.trust_proxy, "proxies are not trusted unless told");
-    }
-
-    #[test]
-    fn an_internal_logto_endpoint_is_read_like_the_public_one() {
-        let settings = settings(&[("LOGTO_INTERNAL_ENDPOINT", "http://logto:3001")]).unwrap();
-        assert_eq!(
-            settings.logto.config.internal_endpoint.unwrap().as_str(),
-            "http://logto:3001/"
-        );
-        let error = error_for(&[("LOGTO_INTERNAL_ENDPOINT", "http://logto:3001/oidc")]);
-        assert_eq!(error.variable, "LOGTO_INTERNAL_ENDPOINT");
     }
 
     #[test]
@@ -112,83 +100,6 @@ mod tests {
         assert_eq!(
             error_for(&[("TRUST_PROXY", "maybe")]).variable,
             "TRUST_PROXY"
-        );
-    }
-
-    #[test]
-    fn each_required_variable_is_named_when_missing() {
-        for variable in ["LOGTO_ENDPOINT", "LOGTO_APP_ID", "LOGTO_APP_SECRET"] {
-            let error = error_for(&[(variable, "")]);
-            assert_eq!(error.variable, variable);
-            assert!(
-                error
-                    .to_string()
-                    .starts_with(&format!("{variable} is not set."))
-            );
-        }
-    }
-
-    #[test]
-    fn logto_endpoint_keeps_its_path_and_rejects_a_trailing_oidc() {
-        let settings = settings(&[("LOGTO_ENDPOINT", "https://auth.example.com/tenant")]).unwrap();
-        assert_eq!(
-            settings.logto.config.endpoint.as_str(),
-            "https://auth.example.com/tenant/"
-        );
-        let error = error_for(&[("LOGTO_ENDPOINT", "http://localhost:3001/oidc/")]);
-        assert_eq!(error.variable, "LOGTO_ENDPOINT");
-        assert!(error.problem.contains("/oidc"));
-    }
-
-    #[test]
-    fn extra_scopes_follow_the_reserved_ones_without_duplicates() {
-        let settings = settings(&[("LOGTO_SCOPES", "email  profile roles email")]).unwrap();
-        assert_eq!(
-            settings.logto.config.scopes,
-            ["openid", "offline_access", "profile", "email", "roles"]
-        );
-    }
-
-    #[test]
-    fn prompt_can_be_changed_or_left_out() {
-        let login = settings(&[("LOGTO_PROMPT", "login consent")]).unwrap();
-        assert_eq!(login.logto.config.prompt.as_deref(), Some("login consent"));
-        let none = settings(&[("LOGTO_PROMPT", "")]).unwrap();
-        assert_eq!(none.logto.config.prompt, None);
-        assert_eq!(
-            error_for(&[("LOGTO_PROMPT", "always")]).variable,
-            "LOGTO_PROMPT"
-        );
-    }
-
-    #[test]
-    fn sign_in_methods_and_resources_are_validated_lists() {
-        let settings = settings(&[
-            ("LOGTO_SOCIAL_CONNECTORS", "github, xiaomi"),
-            ("LOGTO_EMAIL_SIGN_IN", "true"),
-            (
-                "LOGTO_RESOURCES",
-                "https://api.bookstore.example,https://api.other.example",
-            ),
-        ])
-        .unwrap();
-        assert_eq!(
-            settings.logto.sign_in_methods.social_connectors,
-            ["github", "xiaomi"]
-        );
-        assert!(settings.logto.sign_in_methods.email_sign_in);
-        assert_eq!(settings.logto.config.resources.len(), 2);
-        assert_eq!(
-            error_for(&[("LOGTO_SOCIAL_CONNECTORS", "Git Hub")]).variable,
-            "LOGTO_SOCIAL_CONNECTORS"
-        );
-        assert_eq!(
-            error_for(&[("LOGTO_EMAIL_SIGN_IN", "maybe")]).variable,
-            "LOGTO_EMAIL_SIGN_IN"
-        );
-        assert_eq!(
-            error_for(&[("LOGTO_RESOURCES", "not a url")]).variable,
-            "LOGTO_RESOURCES"
         );
     }
 
@@ -221,32 +132,23 @@ mod tests {
     }
 
     #[test]
-    fn the_logto_timeout_defaults_to_5_seconds_and_stays_within_the_shutdown_grace() {
+    fn the_logto_settings_are_logto_client_s_with_the_sign_in_methods() {
+        let settings =
+            settings(&[("LOGTO_TIMEOUT", "2500ms"), ("LOGTO_EMAIL_SIGN_IN", "true")]).unwrap();
         assert_eq!(
-            settings(&[]).unwrap().logto.config.http_timeout,
-            Duration::from_secs(5)
-        );
-        let quick = settings(&[("LOGTO_TIMEOUT", "2500ms")]).unwrap();
-        assert_eq!(
-            quick.logto.config.http_timeout,
+            settings.logto.config.http_timeout,
             Duration::from_millis(2_500)
         );
+        assert!(settings.logto.sign_in_methods.email_sign_in);
         assert_eq!(
-            settings(&[("LOGTO_TIMEOUT", "7")])
-                .unwrap()
-                .logto
-                .config
-                .http_timeout,
-            Duration::from_secs(7)
+            error_for(&[("LOGTO_PROMPT", "always")]).variable,
+            "LOGTO_PROMPT"
         );
-        for bad in ["8s", "10", "0ms", "fast", "-1s"] {
-            assert_eq!(
-                error_for(&[("LOGTO_TIMEOUT", bad)]).variable,
-                "LOGTO_TIMEOUT",
-                "{bad}"
-            );
-        }
-        assert!(MAX_LOGTO_TIMEOUT < crate::startup::SHUTDOWN_GRACE);
+    }
+
+    #[test]
+    fn the_longest_logto_timeout_fits_in_the_shutdown_grace() {
+        assert!(logto_client::settings::MAX_LOGTO_TIMEOUT < crate::startup::SHUTDOWN_GRACE);
     }
 
     #[test]

@@ -240,6 +240,26 @@ async fn axum_cookies_are_secure_when_base_url_is_https() {
     assert!(attempts.contains("; Secure"), "{attempts}");
 }
 
+/// The example reads Logto's settings through logto-client, as the Bookstore does: the
+/// optional ones too.
+#[tokio::test]
+async fn axum_reads_the_optional_logto_settings_like_the_app() {
+    let api = "https://api.bookstore.example";
+    let example = start_example_with("axum", |_| {
+        vec![
+            ("LOGTO_PROMPT", "login".to_owned()),
+            ("LOGTO_RESOURCES", api.to_owned()),
+        ]
+    })
+    .await;
+
+    let sign_in = example.browser().get("/sign-in").await;
+
+    let to_logto = query_pairs(&location(&sign_in));
+    assert_eq!(query_value(&to_logto, "prompt"), Some("login"));
+    assert_eq!(query_value(&to_logto, "resource"), Some(api));
+}
+
 #[tokio::test]
 async fn axum_the_private_page_sends_a_visitor_through_logto_and_back() {
     let example = start_example("axum").await;

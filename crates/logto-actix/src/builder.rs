@@ -42,6 +42,7 @@ pub struct LogtoAuthBuilder<S> {
     pages: Arc<dyn Pages>,
     cookie_names: CookieNames,
     redis_key_prefix: &'static str,
+    http_client: Option<logto_client::reqwest::Client>,
 }
 
 /// No session store chosen yet: `build()` is not available.
@@ -220,6 +221,7 @@ impl LogtoAuth {
             pages: Arc::new(PlainPages),
             cookie_names: CookieNames::default(),
             redis_key_prefix: DEFAULT_REDIS_KEY_PREFIX,
+            http_client: None,
         }
     }
 
@@ -248,6 +250,7 @@ impl<S> LogtoAuthBuilder<S> {
             pages: self.pages,
             cookie_names: self.cookie_names,
             redis_key_prefix: self.redis_key_prefix,
+            http_client: self.http_client,
         }
     }
 
@@ -317,9 +320,25 @@ impl<S> LogtoAuthBuilder<S> {
         }
     }
 
+    /// Sends every request to Logto through `client`, for a proxy, custom CA certificates or
+    /// another TLS setup; it also makes an `https` endpoint work in a build without a TLS
+    /// feature. Build it with the `reqwest` that logto-client re-exports
+    /// ([`logto_client::reqwest`]), with `redirect(reqwest::redirect::Policy::none())`:
+    /// [`LogtoClientBuilder::http_client`](logto_client::LogtoClientBuilder::http_client) says
+    /// why, and what else it should keep. Default: logto-client's own client.
+    pub fn http_client(self, client: logto_client::reqwest::Client) -> Self {
+        Self {
+            http_client: Some(client),
+            ..self
+        }
+    }
+
     /// Checks the configuration and makes the Logto client and the session store. Nothing
     /// contacts Logto or Redis here: inside a Tokio runtime, Logto's documents are loaded in
-    /// the background, and Redis is connected by the first request that needs it.
+    /// the background, and Redis is connected by the first request that needs it. An `https`
+    /// Logto endpoint in a build without a TLS feature, and without an injected
+    /// [`http_client`](Self::http_client), is [`BuildError::Logto`] with
+    /// [`LogtoError::NoTlsBackend`].
     pub fn build(self) -> Result<LogtoAuth, BuildError>
     where
         S: StoreChosen,
@@ -343,7 +362,11 @@ impl<S> LogtoAuthBuilder<S> {
             absolute: self.absolute_lifetime,
             idle: self.idle_timeout,
         };
-        let client = Arc::new(LogtoClient::new(self.config.clone())?);
+        let mut client = LogtoClient::builder(self.config.clone());
+        if let Some(http_client) = self.http_client {
+            client = client.http_client(http_client);
+        }
+        let client = Arc::new(client.build()?);
         let guard = SessionGuard::new(Arc::clone(&client), backend.records(lifetimes), lifetimes)
             // A copy of a cookie may outlive a sign-out elsewhere: ask Logto when a token is due.
             .recheck_when_due(store == SessionStoreKind::Cookie);
@@ -430,7 +453,10 @@ fn check_lifetimes(absolute: Duration, idle: Duration) -> Result<(), BuildError>
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::net::SocketAddr;
 
+    use logto_client::reqwest;
+    use test_support::idp::{RegisteredClient, TestIdp};
     use url::Url;
 
     use super::*;
@@ -612,5 +638,74 @@ mod tests {
             Some("ja")
         );
         assert!(auth.sign_in_methods().email_sign_in);
+    }
+
+    /// The IdP calls itself `logto.test`, a name no resolver knows: only an HTTP client told
+    /// where that name lives reaches it, as a product's client would reach Logto through its
+    /// proxy or with its CA certificates.
+    #[actix_web::test]
+    async fn the_injected_http_client_is_the_one_that_reaches_logto() {
+        let idp = TestIdp::start_behind(
+            RegisteredClient {
+                client_id: "app".to_owned(),
+                client_secret: "secret".to_owned(),
+                redirect_uri: "http://localhost:3000/callback".to_owned(),
+                post_logout_redirect_uri: "http://localhost:3000/".to_owned(),
+            },
+            "logto.test",
+        )
+        .await;
+        let mut config = config("http://localhost:3000/callback");
+        config.endpoint = Url::parse(&format!("{}/", idp.endpoint())).unwrap();
+        // Bounds the failure, should the builder's own client try to resolve logto.test.
+        config.http_timeout = Duration::from_secs(2);
+        let knows_logto_test = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("logto.test", SocketAddr::from(([127, 0, 0, 1], idp.port())))
+            .build()
+            .unwrap();
+
+        let auth = LogtoAuth::builder(config)
+            .http_client(knows_logto_test)
+            .cookie_store(Key::generate())
+            .build()
+            .unwrap();
+
+        auth.client().prefetch().await.unwrap();
+        assert!(auth.client().is_loaded());
+        idp.stop().await;
+    }
+
+    #[test]
+    fn an_https_logto_endpoint_needs_a_tls_backend_or_an_injected_client() {
+        let mut https = config("http://localhost:3000/callback");
+        https.endpoint = Url::parse("https://tenant.logto.app/").unwrap();
+        let built = LogtoAuth::builder(https.clone())
+            .cookie_store(Key::generate())
+            .build();
+        let has_tls_backend = cfg!(any(
+            feature = "rustls-tls",
+            feature = "rustls-tls-native-roots",
+            feature = "native-tls"
+        ));
+        match built {
+            Ok(_) => assert!(has_tls_backend, "built without a TLS backend"),
+            Err(error) => {
+                assert!(!has_tls_backend, "{error}");
+                assert!(
+                    matches!(error, BuildError::Logto(LogtoError::NoTlsBackend)),
+                    "{error:?}"
+                );
+                assert_eq!(
+                    error.to_string(),
+                    "the Logto client cannot be made: the identity provider's endpoint needs TLS, and no TLS backend is enabled. Enable the rustls-tls, rustls-tls-native-roots or native-tls feature, or inject an HTTP client"
+                );
+            }
+        }
+        let injected = LogtoAuth::builder(https)
+            .http_client(reqwest::Client::new())
+            .cookie_store(Key::generate())
+            .build();
+        assert!(injected.is_ok(), "an injected client brings its own TLS");
     }
 }

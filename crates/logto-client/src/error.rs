@@ -148,7 +148,9 @@ pub enum LogtoError {
 
     /// Logto's endpoint is `https`, but this build has no TLS backend (features `rustls-tls`,
     /// `rustls-tls-native-roots` or `native-tls`) and no HTTP client was injected.
-    #[error("the identity provider's endpoint needs TLS, and no TLS backend is enabled")]
+    #[error(
+        "the identity provider's endpoint needs TLS, and no TLS backend is enabled. Enable the rustls-tls, rustls-tls-native-roots or native-tls feature, or inject an HTTP client"
+    )]
     NoTlsBackend,
 }
 

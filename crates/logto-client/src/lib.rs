@@ -19,8 +19,13 @@ mod logout_token;
 mod options;
 pub mod return_to;
 pub mod session;
+pub mod settings;
 mod time;
 mod types;
+
+/// The HTTP client crate this one is built on, for an injected client
+/// ([`LogtoClientBuilder::http_client`]) of the very version it takes.
+pub use reqwest;
 
 pub use access_token::AccessTokenClaims;
 pub use client::{LogtoClient, LogtoClientBuilder};
