@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use logto_client::Backoff;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -14,7 +15,7 @@ use crate::helpers::{
 };
 use test_support::for_both_stores;
 use test_support::idp::{Endpoint, TestIdp};
-use test_support::poll::eventually;
+use test_support::poll::{eventually, until};
 
 for_both_stores!(a_ready_app_says_so_with_each_check);
 
@@ -59,10 +60,18 @@ async fn a_ready_app_says_so_with_each_check(store: Store) {
 /// Logto being down never takes the app out of rotation: its pages, signed-in ones included,
 /// work without Logto until a token is due. The report says so.
 #[tokio::test]
-async fn the_app_stays_ready_but_degraded_while_logto_is_down() {
+async fn the_app_stays_ready_but_degraded_while_logto_is_down_and_recovers_by_itself() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let unreachable = format!("http://127.0.0.1:{}", free_port());
-    let app = spawn_app_on(listener, Store::Cookie, &unreachable, None, |_| {}).await;
+    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let logto_port = free_port();
+    let unreachable = format!("http://127.0.0.1:{logto_port}");
+    let app = spawn_app_on(listener, Store::Cookie, &unreachable, None, |logto| {
+        logto.provider_backoff = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+        };
+    })
+    .await;
 
     let response = app.get("/readyz").await;
 
@@ -75,6 +84,17 @@ async fn the_app_stays_ready_but_degraded_while_logto_is_down() {
         StatusCode::OK,
         "yet alive"
     );
+
+    let _logto = TestIdp::start_on_port(registered_client(&address), logto_port).await;
+    until(
+        "/readyz to find Logto back once the backoff allows",
+        Duration::from_secs(5),
+        || async {
+            let report: Value = app.get("/readyz").await.json().await.unwrap();
+            (report["checks"]["identity_provider"] == "ok").then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

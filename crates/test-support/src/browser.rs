@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Response;
 use reqwest::cookie::Jar;
 use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::{Response, StatusCode};
 use url::Url;
 
 /// A client that behaves like a browser for these tests: it keeps cookies in `cookies` (by
@@ -78,4 +78,32 @@ pub fn assert_cookies_fit_in_a_browser(response: &Response) {
             name_value.len()
         );
     }
+}
+
+/// A browser of its own (own cookies), signed in to the app at `address` through the whole
+/// flow.
+pub async fn signed_in_browser(address: &str) -> reqwest::Client {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::new(Jar::default()))
+        // A kept-alive connection would outlive a restarted app; browsers retry, tests would not.
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let sign_in = browser
+        .get(format!("{address}/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    let at_idp = browser.get(location(&sign_in)).send().await.unwrap();
+    let callback = browser.get(location(&at_idp)).send().await.unwrap();
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    browser
+}
+
+/// Whether the home page of the app at `address` greets `browser` as signed in.
+pub async fn is_signed_in(browser: &reqwest::Client, address: &str) -> bool {
+    let home = browser.get(format!("{address}/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    home.text().await.unwrap().contains("Signed in as")
 }

@@ -13,10 +13,13 @@ use logto_actix::{AuthError, LogtoAuth, MaybeUser, SignedInUser, StoreStatus};
 use serde_json::json;
 use test_support::app::AppShape;
 
-pub use test_support::app::{API_RESOURCE, APP_ID, APP_SECRET, TestApp};
+pub use test_support::app::{
+    API_RESOURCE, APP_ID, APP_SECRET, TestApp, free_port, registered_client,
+};
 pub use test_support::browser::{
     assert_cookies_fit_in_a_browser, csrf_token, location, query_pairs, query_value, set_cookies,
 };
+pub use test_support::redis::TestRedis;
 pub use test_support::{Store, timing_sensitive};
 
 /// The crate's default cookie names and Redis prefix; `/readyz` answers once Logto is loaded.
