@@ -9,9 +9,8 @@ use reqwest::header::{
 };
 use reqwest::{Method, Response, StatusCode};
 
-use crate::helpers::{Store, TestApp, set_cookies, spawn_app, spawn_app_with};
+use crate::helpers::{Store, TestApp, set_cookies, signed_in_book_club_member, spawn_app};
 use test_support::for_both_stores;
-use test_support::idp::{ORGANIZATION_MEMBER_PERMISSIONS, TestUser};
 
 const STYLESHEET: &[u8] = include_bytes!("../../static/style.css");
 const LOGO: &[u8] = include_bytes!("../../static/logo.svg");
@@ -110,15 +109,7 @@ async fn head_answers_like_get_without_the_body_and_creates_no_session(store: St
 }
 
 async fn head_on_signed_in_pages_answers_like_get(store: Store) {
-    let app = spawn_app_with(store, |config| {
-        config
-            .scopes
-            .push(ORGANIZATION_MEMBER_PERMISSIONS.to_owned());
-    })
-    .await;
-    app.idp()
-        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
-    app.sign_in().await;
+    let app = signed_in_book_club_member(store).await;
     // Fetch and cache the organization token first: GET and HEAD then do the same work.
     assert_eq!(
         app.get("/organizations/org_bookclub/token").await.status(),

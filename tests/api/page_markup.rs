@@ -62,12 +62,8 @@ async fn every_page_in(app: &TestApp, language: &str) -> Vec<(&'static str, Stri
 /// `POST /sign-in` with an address the email form refuses.
 async fn refused_email_page(app: &TestApp) -> (StatusCode, String) {
     let response = app
-        .client
-        .post(format!("{}/sign-in", app.address))
-        .form(&[("email", "alice at example")])
-        .send()
-        .await
-        .expect("the request is answered");
+        .post_form("/sign-in", &[("email", "alice at example")])
+        .await;
     (
         response.status(),
         response.text().await.expect("a page body"),

@@ -19,6 +19,8 @@ use crate::{Store, init_logging};
 pub const APP_ID: &str = "bookstore-test";
 /// Their client secret.
 pub const APP_SECRET: &str = "bookstore-test-secret";
+/// The scopes they ask for beyond the reserved ones (`LOGTO_SCOPES`).
+pub const SCOPES: &str = "email urn:logto:scope:organizations read:books";
 /// The API resource they ask tokens for (`LOGTO_RESOURCES`).
 pub const API_RESOURCE: &str = "https://api.bookstore.example";
 
@@ -137,10 +139,7 @@ impl Launch {
             ("LOGTO_APP_ID", APP_ID.to_owned()),
             ("LOGTO_APP_SECRET", APP_SECRET.to_owned()),
             ("BASE_URL", address.clone()),
-            (
-                "LOGTO_SCOPES",
-                "email urn:logto:scope:organizations read:books".to_owned(),
-            ),
+            ("LOGTO_SCOPES", SCOPES.to_owned()),
             ("LOGTO_SOCIAL_CONNECTORS", "github,xiaomi".to_owned()),
             ("LOGTO_EMAIL_SIGN_IN", "true".to_owned()),
             ("LOGTO_RESOURCES", API_RESOURCE.to_owned()),
@@ -149,7 +148,12 @@ impl Launch {
             env.push(("SESSION_STORE", "redis".to_owned()));
             env.push(("REDIS_URL", redis.url()));
         }
-        env.extend(self.extra_env);
+        for (name, value) in self.extra_env {
+            match env.iter_mut().find(|(known, _)| *known == name) {
+                Some(setting) => setting.1 = value,
+                None => env.push((name, value)),
+            }
+        }
         serve(self.listener, env).await;
 
         let cookies = Arc::new(Jar::default());
@@ -166,7 +170,7 @@ impl Launch {
     }
 }
 
-/// Defines `spawn_app`, `signed_in_app`, `spawn_app_with`, `spawn_app_with_env`, `spawn_app_on` and
+/// Defines `spawn_app`, `signed_in_app`, `signed_in_book_club_member`, `spawn_app_with`, `spawn_app_with_env`, `spawn_app_on` and
 /// `spawn_app_on_redis` in the calling module, for the app that
 /// `$serve(listener, &environment, adjust_logto)` starts, whose configuration type is
 /// `$config` and whose shape is `$shape`.
@@ -183,6 +187,21 @@ macro_rules! spawn_functions {
             let app = spawn_app(store).await;
             assert_eq!(app.sign_in().await.status(), reqwest::StatusCode::SEE_OTHER);
             assert!(app.home_page().await.contains("Signed in as"));
+            app
+        }
+
+        /// Starts the app with `store`, asking also for the book club members' organization
+        /// permissions, and signs in Alice, a member of the book club (`org_bookclub`).
+        pub async fn signed_in_book_club_member(store: $crate::Store) -> $crate::app::TestApp {
+            let scopes = format!(
+                "{} {}",
+                $crate::app::SCOPES,
+                $crate::idp::ORGANIZATION_MEMBER_PERMISSIONS
+            );
+            let app = spawn_app_with_env(store, &[("LOGTO_SCOPES", &scopes)]).await;
+            app.idp()
+                .set_user($crate::idp::TestUser::alice().in_organizations(&["org_bookclub"]));
+            assert_eq!(app.sign_in().await.status(), reqwest::StatusCode::SEE_OTHER);
             app
         }
 
@@ -274,6 +293,16 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         request.send().await.expect("the request is answered")
+    }
+
+    /// `POST` this form to a path with the browser's cookies, as the app's own page would.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .form(form)
+            .send()
+            .await
+            .expect("the request is answered")
     }
 
     /// `GET` a path with the browser's cookies in a task of its own, to overlap it with others.

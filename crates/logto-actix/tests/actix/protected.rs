@@ -123,12 +123,8 @@ async fn the_email_form_rejects_a_bad_address_with_a_message() {
     let app = spawn_app(Store::Cookie).await;
 
     let response = app
-        .client
-        .post(format!("{}/sign-in", app.address))
-        .form(&[("email", "alice at example")])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/sign-in", &[("email", "alice at example")])
+        .await;
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let page = response.text().await.unwrap();

@@ -200,12 +200,8 @@ async fn anonymous_visitors_and_abandoned_sign_ins_write_nothing_to_redis() {
         app.get(path).await;
     }
     let form = app
-        .client
-        .post(format!("{}/sign-in", app.address))
-        .form(&[("email", "reader@example.com")])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/sign-in", &[("email", "reader@example.com")])
+        .await;
     assert_eq!(form.status(), StatusCode::SEE_OTHER);
     // A callback that fails (its code is unknown) writes nothing either.
     let callback = app.authorize().await;

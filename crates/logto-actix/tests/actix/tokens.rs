@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use tokio::task::JoinSet;
 
 use crate::app::{
-    API_RESOURCE, Store, TestApp, assert_cookies_fit_in_a_browser, signed_in_app, spawn_app,
-    spawn_app_with, timing_sensitive,
+    API_RESOURCE, Store, TestApp, assert_cookies_fit_in_a_browser, signed_in_app,
+    signed_in_book_club_member, spawn_app, spawn_app_with, timing_sensitive,
 };
 
 use test_support::for_both_stores;
@@ -168,15 +168,7 @@ async fn twenty_concurrent_requests_with_an_expired_token_refresh_it_once(store:
 #[tokio::test]
 async fn an_organization_token_page_shows_a_verified_token_for_that_organization() {
     // LOGTO_SCOPES as the README says: the organizations scope and the permissions wanted.
-    let app = spawn_app_with(Store::Cookie, |config| {
-        config
-            .scopes
-            .push(ORGANIZATION_MEMBER_PERMISSIONS.to_owned());
-    })
-    .await;
-    app.idp()
-        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
-    app.sign_in().await;
+    let app = signed_in_book_club_member(Store::Cookie).await;
 
     let response = app.get("/organizations/org_bookclub/token").await;
 
