@@ -203,6 +203,25 @@ mod tests {
     }
 
     #[actix_web::test]
+    async fn a_product_s_own_nested_scope_shares_the_auth_middleware() {
+        let app = init_service(
+            App::new().service(
+                auth()
+                    .scope()
+                    .service(web::scope("/admin").route("/report", web::get().to(private))),
+            ),
+        )
+        .await;
+        let response =
+            call_service(&app, TestRequest::get().uri("/admin/report").to_request()).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers().get(LOCATION).unwrap(),
+            "/sign-in?return_to=%2Fadmin%2Freport"
+        );
+    }
+
+    #[actix_web::test]
     async fn maybe_user_is_nobody_for_an_anonymous_visitor() {
         let app =
             init_service(App::new().service(auth().scope().route("/", web::get().to(home)))).await;
