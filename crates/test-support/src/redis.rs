@@ -185,6 +185,21 @@ impl TestRedis {
             .expect("KEYS answers")
     }
 
+    /// Every stored session, by key, as Redis holds it.
+    pub async fn sessions(&self) -> std::collections::BTreeMap<String, String> {
+        let mut connection = self.connect().await;
+        let mut sessions = std::collections::BTreeMap::new();
+        for key in self.keys(&self.session_keys_pattern()).await {
+            let value: String = ::redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .expect("GET answers");
+            sessions.insert(key, value);
+        }
+        sessions
+    }
+
     /// The remaining lifetime, in seconds, of every stored session.
     pub async fn session_ttls(&self) -> Vec<i64> {
         self.ttls_of(&self.session_keys_pattern()).await

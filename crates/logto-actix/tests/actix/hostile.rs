@@ -163,23 +163,7 @@ async fn redis_snapshot(app: &TestApp) -> (BTreeMap<String, String>, usize) {
     let Some(redis) = &app.redis else {
         return (BTreeMap::new(), 0);
     };
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("logto:session:*")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let mut sessions = BTreeMap::new();
-    for key in keys {
-        let value: String = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut connection)
-            .await
-            .unwrap();
-        sessions.insert(key, value);
-    }
-    (sessions, redis.key_count().await)
+    (redis.sessions().await, redis.key_count().await)
 }
 
 /// `callback` with its query rebuilt by `edit` from the decoded pairs.
