@@ -2,6 +2,8 @@
 // ships with oidc-provider is an LRU capped at 1000 entries that silently drops sessions and
 // tokens under load. This one keeps every record until it expires.
 
+import { errors } from 'oidc-provider';
+
 const entries = new Map(); // `${model}:${id}` → { payload, expiresAt }
 const grantMembers = new Map(); // `${model}:${grantId}` → keys of the entries issued under it
 const aliases = new Map(); // `${model}:${field}:${value}` → key, for findByUid and findByUserCode
@@ -33,6 +35,10 @@ export default class MemoryAdapter {
   }
 
   async find(id) {
+    // The clients are static, so oidc-provider asks storage only for an unknown one. Logto's
+    // storage answers that with 400 invalid_client "invalid client <id>", where oidc-provider
+    // would answer 401 "client authentication failed".
+    if (this.#model === 'Client') throw new errors.InvalidClient(`invalid client ${id}`);
     return read(this.#key(id));
   }
 

@@ -33,6 +33,12 @@ export function readConfig(env = process.env) {
     throw new Error(`IDP_ROTATE_REFRESH_TOKENS must be ${REFRESH_TOKEN_ROTATIONS.join(' or ')}, `
       + `got ${JSON.stringify(env.IDP_ROTATE_REFRESH_TOKENS)}`);
   }
+  const clientId = env.LOGTO_APP_ID || 'bookstore-demo';
+  const m2mClientId = env.LOGTO_M2M_APP_ID || 'bookstore-m2m';
+  if (m2mClientId === clientId) {
+    throw new Error('LOGTO_M2M_APP_ID must differ from LOGTO_APP_ID, '
+      + `both are ${JSON.stringify(clientId)}`);
+  }
   const origin = (env.IDP_ORIGIN || `http://localhost:${port}`).replace(/\/+$/, '');
   const appOrigins = origins(env.BASE_URL || 'http://localhost:3000');
 
@@ -43,11 +49,16 @@ export function readConfig(env = process.env) {
     accessTokenTTL,
     refreshTokenRotation,
     client: {
-      id: env.LOGTO_APP_ID || 'bookstore-demo',
+      id: clientId,
       secret: env.LOGTO_APP_SECRET || 'bookstore-demo-secret',
       redirectUris: appOrigins.map((app) => `${app}/callback`),
       postLogoutRedirectUris: appOrigins.map((app) => `${app}/`),
       backchannelLogoutUri: env.BACKCHANNEL_LOGOUT_URI || undefined,
+    },
+    // A Logto "Machine-to-machine" app, for the client_credentials grant.
+    m2mClient: {
+      id: m2mClientId,
+      secret: env.LOGTO_M2M_APP_SECRET || 'bookstore-m2m-secret',
     },
   };
 }

@@ -37,8 +37,8 @@ function permissions(organizationId, roleNames) {
   return [...new Set(roleNames.flatMap((role) => roles[role] ?? []))];
 }
 
-function accessDenied(description) {
-  // oidc-provider answers access_denied with 400; Logto answers this one with 403.
+/** Logto's 403 `access_denied` (oidc-provider's own is a 400). */
+export function accessDenied(description) {
   return Object.assign(new errors.AccessDenied(description), { status: 403, statusCode: 403 });
 }
 

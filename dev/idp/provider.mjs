@@ -1,17 +1,16 @@
-// oidc-provider configured the way Logto's core configures it, for one "Traditional web" app.
+// oidc-provider configured the way Logto's core configures it, for one "Traditional web" app
+// and one machine-to-machine app.
 
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 import MemoryAdapter from './adapter.mjs';
+import { API_RESOURCE } from './api-resource.mjs';
+import {
+  enableClientCredentials, m2mClientMetadata, m2mPermissions,
+} from './machine-to-machine.mjs';
 import { ORGANIZATIONS_RESOURCE, enableOrganizationTokens } from './organizations.mjs';
 import { errorPage, signedOutPage, signOutPage } from './views.mjs';
-
-/** The demo API resource (RFC 8707), as if registered in the Logto Console. */
-const API_RESOURCE = {
-  indicator: 'https://api.bookstore.example',
-  scopes: ['read:books', 'write:books'],
-};
 
 // Logto signs with EC P-384 keys by default.
 const SIGNING_ALG = 'ES384';
@@ -100,12 +99,12 @@ const RESOURCE_SERVERS = new Map([API_RESOURCE, ORGANIZATIONS_RESOURCE]
  * storage of every provider in this process, so it takes over their sessions and grants.
  */
 export async function createProvider({
-  issuer, client, accessTokenTTL, refreshTokenRotation = 'always', accounts, signingKeys,
-  cookieKeys,
+  issuer, client, m2mClient, accessTokenTTL, refreshTokenRotation = 'always', accounts,
+  signingKeys, cookieKeys,
 }) {
   const provider = new Provider(issuer, {
     adapter: MemoryAdapter,
-    clients: [clientMetadata(client)],
+    clients: [clientMetadata(client), m2mClientMetadata(m2mClient, SIGNING_ALG)],
     findAccount: (_ctx, sub) => accounts.findAccount(sub),
     jwks: { keys: signingKeys },
     cookies: { keys: cookieKeys },
@@ -132,6 +131,9 @@ export async function createProvider({
     ttl: {
       // A number applies to every access token: opaque, API resource and organization JWTs.
       AccessToken: accessTokenTTL,
+      // M2M tokens: Logto gives them their resource's TTL (an hour by default), which here is
+      // the same setting. oidc-provider's default would be 10 minutes.
+      ClientCredentials: accessTokenTTL,
       AuthorizationCode: 60,
       IdToken: HOUR,
       RefreshToken: 14 * DAY,
@@ -143,6 +145,8 @@ export async function createProvider({
     features: {
       devInteractions: { enabled: false },
       userinfo: { enabled: true },
+      // For the M2M app only: the Traditional web app's grant types do not list it.
+      clientCredentials: { enabled: true },
       // The app may revoke and introspect its own tokens (spelled out, which also quiets a
       // notice oidc-provider prints when its default policy runs).
       revocation: { enabled: true, allowedPolicy: ownTokens },
@@ -162,11 +166,14 @@ export async function createProvider({
         // As in Logto, a token request without `resource` gets an opaque token for /oidc/me,
         // even when the authorization request named a resource.
         useGrantedResource: () => false,
-        getResourceServerInfo: (_ctx, indicator) => {
+        // `scope` is the most a token for the resource may carry. As in Logto, the M2M app
+        // gets the permissions of its roles; a user here gets every scope of the resource.
+        getResourceServerInfo: (_ctx, indicator, { clientId }) => {
           const scopes = RESOURCE_SERVERS.get(indicator);
           if (!scopes) throw new errors.InvalidTarget();
+          const granted = clientId === m2mClient.id ? m2mPermissions(indicator) : scopes;
           return {
-            scope: scopes.join(' '),
+            scope: granted.join(' '),
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: SIGNING_ALG } },
           };
@@ -186,6 +193,7 @@ export async function createProvider({
   });
 
   enableOrganizationTokens(provider, { accounts, signingAlg: SIGNING_ALG });
+  enableClientCredentials(provider);
   logEvents(provider);
   return provider;
 }

@@ -15,6 +15,7 @@ import {
   DEFAULT_ACCESS_TOKEN_TTL, REFRESH_TOKEN_ROTATIONS, readConfig, withBoundPort,
 } from './config.mjs';
 import { interactionRoutes } from './interactions.mjs';
+import { M2M_APP_ROLES, M2M_ROLES } from './machine-to-machine.mjs';
 import { ORGANIZATIONS } from './organizations.mjs';
 import { createProvider } from './provider.mjs';
 import { SigningKeys } from './signing-keys.mjs';
@@ -80,6 +81,12 @@ console.log(`Logto-shaped dev IdP (oidc-provider) on http://127.0.0.1:${config.p
 console.log(`  issuer:  ${config.issuer}`);
 console.log(`  client:  ${config.client.id} / ${config.client.secret}`);
 console.log(`  redirect URIs: ${config.client.redirectUris.join(' ')}`);
+console.log(`  M2M app: ${config.m2mClient.id} / ${config.m2mClient.secret}`);
+for (const role of M2M_APP_ROLES) {
+  const grants = Object.entries(M2M_ROLES.get(role))
+    .map(([indicator, permissions]) => `${permissions.join(' ')} on ${indicator}`);
+  console.log(`    role ${role}: ${grants.join(', ')}`);
+}
 if (config.accessTokenTTL !== DEFAULT_ACCESS_TOKEN_TTL) {
   console.log(`  access tokens expire after ${config.accessTokenTTL} s (IDP_ACCESS_TOKEN_TTL)`);
 }

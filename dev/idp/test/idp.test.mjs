@@ -19,6 +19,8 @@ import { rotatesLikeLogto } from '../provider.mjs';
 
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs');
 const CLIENT = { id: 'test-app', secret: 'test-secret' };
+/** The machine-to-machine app, whose role grants read:books on the API. */
+const M2M = { id: 'test-m2m', secret: 'test-m2m-secret' };
 // Nothing listens at the apps' origins: a callback is only read from the Location header.
 const APP = 'http://app.test';
 const OTHER_APP = 'http://other-app.test';
@@ -50,6 +52,8 @@ before(async () => {
   idp = await startIdp({
     LOGTO_APP_ID: CLIENT.id,
     LOGTO_APP_SECRET: CLIENT.secret,
+    LOGTO_M2M_APP_ID: M2M.id,
+    LOGTO_M2M_APP_SECRET: M2M.secret,
     // Two apps, a comma and a trailing slash: all allowed.
     BASE_URL: `${APP}, ${OTHER_APP}/`,
     BACKCHANNEL_LOGOUT_URI: backchannel.uri,
@@ -254,6 +258,36 @@ async function signedIn(params, user = ALICE) {
   return body;
 }
 
+// --- A machine-to-machine client -------------------------------------------------------------
+
+/**
+ * A client_credentials token request, the M2M app's credentials in a Basic header or, with
+ * `auth: 'post'`, in the body. A parameter with an array value is sent once per element.
+ */
+async function clientCredentials(params, options = {}) {
+  const { client = M2M, auth = 'basic', issuer = idp.issuer } = options;
+  const body = new URLSearchParams({ grant_type: 'client_credentials' });
+  for (const [name, value] of Object.entries(params)) {
+    for (const one of [value].flat()) body.append(name, one);
+  }
+  const headers = {};
+  if (auth === 'basic') {
+    const credentials = Buffer.from(`${client.id}:${client.secret}`).toString('base64');
+    headers.authorization = `Basic ${credentials}`;
+  } else {
+    body.append('client_id', client.id);
+    body.append('client_secret', client.secret);
+  }
+  const response = await fetch(`${issuer}/token`, { method: 'POST', headers, body });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Verifies an access token as an API would: the JWKS, ES384, at+jwt, the issuer, the API. */
+async function verifiedAccessToken(jwt, issuer = idp.issuer) {
+  const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+  return jwtVerify(jwt, jwks, { issuer, audience: API, algorithms: ['ES384'], typ: 'at+jwt' });
+}
+
 async function getJson(url, init) {
   const response = await fetch(url, init);
   return { status: response.status, body: await response.json() };
@@ -288,6 +322,8 @@ test('prints the issuer and the seeded users before the ready line', () => {
   assert.match(banner, new RegExp(`issuer: +${idp.issuer}`));
   assert.match(banner, /alice \/ alice-password/);
   assert.match(banner, /bob \/ bob-password/);
+  assert.ok(banner.includes('  M2M app: test-m2m / test-m2m-secret\n'
+    + `    role catalogue-reader: read:books on ${API}\n`));
   assert.equal(idp.stdout.at(-1), `IdP ready: ${idp.issuer}`);
 });
 
@@ -305,6 +341,7 @@ test("discovery shows Logto's paths, ES384 and PKCE S256", async () => {
   assert.deepEqual(discovery.code_challenge_methods_supported, ['S256']);
   assert.equal(discovery.authorization_response_iss_parameter_supported, true);
   assert.equal(discovery.backchannel_logout_supported, true);
+  assert.ok(discovery.grant_types_supported.includes('client_credentials'), 'for M2M apps');
 
   const { body: { keys } } = await getJson(discovery.jwks_uri);
   assert.deepEqual(keys.map(({ kty, crv, alg, use }) => ({ kty, crv, alg, use })), [
@@ -645,6 +682,160 @@ test('organization_id and resource together are invalid_request', async () => {
   assert.equal(status, 400);
   assert.equal(body.error, 'invalid_request');
   assert.equal((await refresh(tokens.refresh_token)).status, 200, 'the refresh token still works');
+});
+
+// --- Machine-to-machine: client_credentials as Logto issues it --------------------------------
+
+test("an M2M app gets a JWT for the API: sub and client_id its id, its role's scope", async () => {
+  const since = idp.stderr.length;
+  const { status, body } = await clientCredentials({ resource: API, scope: 'read:books' });
+  assert.equal(status, 200, JSON.stringify(body));
+  await logged(`token grant: client_credentials resource=${API}`, since);
+  // No refresh token and no ID token: only what Logto's grant handler answers.
+  assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'scope', 'token_type']);
+  assert.deepEqual(pick(body, ['token_type', 'expires_in', 'scope']), {
+    token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL, scope: 'read:books',
+  });
+
+  const { payload, protectedHeader } = await verifiedAccessToken(body.access_token);
+  assert.deepEqual(Object.keys(protectedHeader).sort(), ['alg', 'kid', 'typ']);
+  assert.deepEqual(await publishedKids(), [protectedHeader.kid]);
+  assert.deepEqual(Object.keys(payload).sort(),
+    ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub']);
+  assert.deepEqual(pick(payload, ['iss', 'aud', 'sub', 'client_id', 'scope']), {
+    iss: idp.issuer, aud: API, sub: M2M.id, client_id: M2M.id, scope: 'read:books',
+  });
+  assert.equal(payload.exp - payload.iat, ACCESS_TOKEN_TTL, "the resource's access token TTL");
+
+  const lines = idp.stderr.slice(since);
+  const secrets = [body.access_token, M2M.secret];
+  const leaked = lines.some((line) => secrets.some((secret) => line.includes(secret)));
+  assert.ok(!leaked, 'neither the token nor the secret in the log');
+});
+
+test('M2M scope: what was asked that its roles grant; the rest dropped, no error', async () => {
+  const asked = 'read:books write:books read:club-shelf openid not-a-permission';
+  const { status, body } = await clientCredentials({ resource: API, scope: asked });
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.scope, 'read:books');
+  assert.equal((await verifiedAccessToken(body.access_token)).payload.scope, 'read:books');
+
+  // A permission of the API that the role does not grant: a token all the same, with no scope.
+  const none = await clientCredentials({ resource: API, scope: 'write:books' });
+  assert.equal(none.status, 200, JSON.stringify(none.body));
+  assert.ok(!('scope' in none.body), 'no scope field');
+  assert.ok(!('scope' in (await verifiedAccessToken(none.body.access_token)).payload), 'no claim');
+});
+
+test('M2M without a scope parameter: a token with no scope, whatever its roles grant', async () => {
+  const { status, body } = await clientCredentials({ resource: API });
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.ok(!('scope' in body), 'no scope field');
+  const { payload } = await verifiedAccessToken(body.access_token);
+  assert.ok(!('scope' in payload), 'no scope claim');
+  assert.equal(payload.sub, M2M.id);
+});
+
+test('M2M without resource: 400 invalid_target, not oidc-provider\'s opaque token', async () => {
+  const since = idp.stderr.length;
+  for (const params of [{}, { scope: 'read:books' }, { resource: '', scope: 'read:books' }]) {
+    const { status, body } = await clientCredentials(params);
+    assert.equal(status, 400, JSON.stringify(params));
+    assert.deepEqual(body, {
+      error: 'invalid_target',
+      error_description: 'both `resource` and `organization_id` are not provided',
+    });
+  }
+  await logged('token grant refused: client_credentials invalid_target', since);
+});
+
+test('M2M with an unknown resource, or two resources: 400 invalid_target', async () => {
+  const scope = 'read:books';
+  const unknown = await clientCredentials({ resource: 'https://unknown.example', scope });
+  assert.equal(unknown.status, 400);
+  assert.deepEqual(unknown.body, {
+    error: 'invalid_target', error_description: 'resource indicator is missing, or unknown',
+  });
+
+  const two = await clientCredentials({ resource: [API, ORGANIZATIONS_RESOURCE], scope });
+  assert.equal(two.status, 400);
+  assert.deepEqual(two.body, {
+    error: 'invalid_target',
+    error_description: 'only a single resource indicator value is supported for this grant type',
+  });
+});
+
+test('M2M credentials in the body (client_secret_post) work as well as Basic', async () => {
+  const params = { resource: API, scope: 'read:books' };
+  const { status, body } = await clientCredentials(params, { auth: 'post' });
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.scope, 'read:books');
+  assert.equal(body.refresh_token, undefined);
+  assert.equal((await verifiedAccessToken(body.access_token)).payload.client_id, M2M.id);
+});
+
+test('M2M: a wrong secret is 401 invalid_client, an unknown app 400, as in Logto', async () => {
+  const since = idp.stderr.length;
+  const params = { resource: API, scope: 'read:books' };
+  for (const auth of ['basic', 'post']) {
+    const wrong = await clientCredentials(params, { client: { ...M2M, secret: 'wrong' }, auth });
+    assert.equal(wrong.status, 401, auth);
+    assert.deepEqual(wrong.body, {
+      error: 'invalid_client', error_description: 'client authentication failed',
+    });
+    const stranger = { id: 'not-found', secret: 'x' };
+    const unknown = await clientCredentials(params, { client: stranger, auth });
+    assert.equal(unknown.status, 400, auth);
+    assert.deepEqual(unknown.body, {
+      error: 'invalid_client', error_description: 'invalid client not-found',
+    });
+  }
+  await logged('token grant refused: client_credentials invalid_client', since);
+});
+
+test('M2M with organization_id: 403 access_denied, the app is in no organization', async () => {
+  const organization = { organization_id: BOOK_CLUB };
+  for (const params of [organization, { ...organization, resource: API }]) {
+    const { status, body } = await clientCredentials({ ...params, scope: 'read:club-shelf' });
+    assert.equal(status, 403, JSON.stringify(params));
+    assert.deepEqual(body, {
+      error: 'access_denied', error_description: 'app has not associated with the organization',
+    });
+  }
+});
+
+test('client_credentials is for the M2M app only: the web app may not use it', async () => {
+  const params = { resource: API, scope: 'read:books' };
+  const { status, body } = await clientCredentials(params, { client: CLIENT });
+  assert.equal(status, 400);
+  assert.deepEqual(body, {
+    error: 'invalid_request',
+    error_description: 'requested grant type is not allowed for this client',
+  });
+});
+
+test('the M2M app: bookstore-m2m / bookstore-m2m-secret by default; tokens last 1 h', async () => {
+  const defaults = { id: 'bookstore-m2m', secret: 'bookstore-m2m-secret' };
+  assert.deepEqual(readConfig({}).m2mClient, defaults);
+  assert.deepEqual(readConfig({ LOGTO_M2M_APP_ID: 'm2m', LOGTO_M2M_APP_SECRET: 's' }).m2mClient, {
+    id: 'm2m', secret: 's',
+  });
+  assert.throws(() => readConfig({ LOGTO_APP_ID: 'same', LOGTO_M2M_APP_ID: 'same' }), {
+    message: 'LOGTO_M2M_APP_ID must differ from LOGTO_APP_ID, both are "same"',
+  });
+
+  const plain = await startIdp({});
+  try {
+    const { status, body } = await clientCredentials(
+      { resource: API, scope: 'read:books' }, { client: defaults, issuer: plain.issuer },
+    );
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.expires_in, 3600, "Logto's default access token TTL for a resource");
+    const { payload } = await verifiedAccessToken(body.access_token, plain.issuer);
+    assert.equal(payload.exp - payload.iat, 3600);
+  } finally {
+    await stopIdp(plain);
+  }
 });
 
 test('refresh tokens rotate on every use by default, and once past 70 % of their life like Logto', () => {
