@@ -1,4 +1,4 @@
-// The IdP's users, in memory: two seeded ones plus whoever uses "Create account".
+// The IdP's users, in memory: three seeded ones plus whoever uses "Create account".
 // Their claims have Logto's shapes: snake_case, timestamps in milliseconds, null when unset.
 
 import { randomBytes } from 'node:crypto';
@@ -31,6 +31,15 @@ export function seededUsers(origin) {
       roles: ['admin', 'reader'],
       createdAt: Date.UTC(2024, 2, 3),
     },
+    {
+      // No role, so no permission on the API: what a user without read:books sees.
+      sub: 'user_carol',
+      username: 'carol',
+      password: 'carol-password',
+      name: 'Carol Newcomer',
+      email: 'carol@example.com',
+      createdAt: Date.UTC(2024, 8, 9),
+    },
   ];
 }
 
@@ -52,11 +61,19 @@ export class Accounts {
     return user?.password === password ? user : undefined;
   }
 
-  /** Adds a user and returns it, or undefined when the username is taken. */
+  /**
+   * Adds a user and returns it, or undefined when the username is taken. The new user holds no
+   * role: Logto assigns only the roles marked "default" at sign-up, and none is here.
+   */
   register({ username, password, name }) {
     if (this.#byUsername.has(username)) return undefined;
     const sub = `user_${randomBytes(6).toString('hex')}`;
     return this.#add({ sub, username, password, name: name || null, createdAt: Date.now() });
+  }
+
+  /** The user's role names (outside organizations); none for an unknown subject. */
+  roles(sub) {
+    return this.#bySub.get(sub)?.roles ?? [];
   }
 
   /** The user's role names in an organization, or undefined when the user is not a member. */

@@ -53,7 +53,9 @@ export function interactionRoutes(provider, accounts) {
     const grant = new provider.Grant({ accountId: user.sub, clientId: params.client_id });
     grant.addOIDCScope(params.scope);
     for (const indicator of [params.resource ?? []].flat()) {
-      // The token endpoint keeps only the scopes the resource defines.
+      // The token endpoint keeps only those that the user's roles grant there (provider.mjs).
+      // Logto's consent records only those in the grant; with roles that never change while
+      // the IdP runs, the tokens are the same.
       grant.addResourceScope(indicator, params.scope);
     }
     const result = { login: { accountId: user.sub }, consent: { grantId: await grant.save() } };

@@ -5,7 +5,7 @@ import { errors } from 'oidc-provider';
 // The grant handlers, as in organizations.mjs.
 import instance from 'oidc-provider/lib/helpers/weak_cache.js';
 
-import { API_RESOURCE } from './api-resource.mjs';
+import { API_RESOURCE, rolePermissions } from './api-resource.mjs';
 import { accessDenied } from './organizations.mjs';
 
 /**
@@ -25,7 +25,7 @@ export const M2M_APP_ROLES = ['catalogue-reader'];
  * app → roles → permissions of that resource.
  */
 export function m2mPermissions(indicator, roleNames = M2M_APP_ROLES) {
-  return [...new Set(roleNames.flatMap((role) => M2M_ROLES.get(role)?.[indicator] ?? []))];
+  return rolePermissions(M2M_ROLES, roleNames, indicator);
 }
 
 /**

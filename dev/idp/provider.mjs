@@ -5,7 +5,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 import MemoryAdapter from './adapter.mjs';
-import { API_RESOURCE } from './api-resource.mjs';
+import { API_RESOURCE, userPermissions } from './api-resource.mjs';
 import {
   enableClientCredentials, m2mClientMetadata, m2mPermissions,
 } from './machine-to-machine.mjs';
@@ -89,9 +89,28 @@ function logEvents(provider) {
   provider.on('server_error', (_ctx, error) => console.error(error));
 }
 
-/** The resource servers a sign-in may name, as if registered in the Logto Console. */
-const RESOURCE_SERVERS = new Map([API_RESOURCE, ORGANIZATIONS_RESOURCE]
-  .map(({ indicator, scopes }) => [indicator, scopes]));
+/** The resource indicators a sign-in may name, as if registered in the Logto Console. */
+const RESOURCE_INDICATORS = new Set([API_RESOURCE, ORGANIZATIONS_RESOURCE]
+  .map(({ indicator }) => indicator));
+
+/**
+ * The most that a token for the resource `indicator` may carry, chosen as Logto's
+ * `findResourceScopes` chooses it (logto-io/logto `packages/core/src/oidc/resource.ts`, called
+ * from `getResourceServerInfo` in `oidc/init.ts`):
+ * - Logto's organizations resource: every organization permission (an organization token then
+ *   keeps the user's own, organizations.mjs);
+ * - with a user in the context, as Logto finds one (`session.accountId`, signed in at the
+ *   authorization endpoint, or `entities.Account`, the account of the code or refresh token at
+ *   the token endpoint): the permissions of the user's roles (RBAC);
+ * - otherwise the permissions of the app's roles: the M2M app's, none for the web app.
+ * oidc-provider then issues the scopes asked for that are among these and in the grant.
+ */
+function grantableScopes(ctx, indicator, client, { accounts, m2mClient }) {
+  if (indicator === ORGANIZATIONS_RESOURCE.indicator) return ORGANIZATIONS_RESOURCE.scopes;
+  const userId = ctx.oidc.session?.accountId ?? ctx.oidc.entities.Account?.accountId;
+  if (userId) return userPermissions(indicator, accounts.roles(userId));
+  return client?.clientId === m2mClient.id ? m2mPermissions(indicator) : [];
+}
 
 /**
  * A provider for `issuer`. oidc-provider reads its keys once: to change `signingKeys` (private
@@ -166,14 +185,12 @@ export async function createProvider({
         // As in Logto, a token request without `resource` gets an opaque token for /oidc/me,
         // even when the authorization request named a resource.
         useGrantedResource: () => false,
-        // `scope` is the most a token for the resource may carry. As in Logto, the M2M app
-        // gets the permissions of its roles; a user here gets every scope of the resource.
-        getResourceServerInfo: (_ctx, indicator, { clientId }) => {
-          const scopes = RESOURCE_SERVERS.get(indicator);
-          if (!scopes) throw new errors.InvalidTarget();
-          const granted = clientId === m2mClient.id ? m2mPermissions(indicator) : scopes;
+        // `scope` is the most a token for the resource may carry: as in Logto, what the roles
+        // of the user, or of the M2M app, grant there.
+        getResourceServerInfo: (ctx, indicator, client) => {
+          if (!RESOURCE_INDICATORS.has(indicator)) throw new errors.InvalidTarget();
           return {
-            scope: granted.join(' '),
+            scope: grantableScopes(ctx, indicator, client, { accounts, m2mClient }).join(' '),
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: SIGNING_ALG } },
           };

@@ -11,6 +11,7 @@ import express from 'express';
 import { errors } from 'oidc-provider';
 
 import { Accounts, seededUsers } from './accounts.mjs';
+import { USER_ROLES } from './api-resource.mjs';
 import {
   DEFAULT_ACCESS_TOKEN_TTL, REFRESH_TOKEN_ROTATIONS, readConfig, withBoundPort,
 } from './config.mjs';
@@ -23,6 +24,11 @@ import { testControlRoutes } from './test-controls.mjs';
 import { errorPage } from './views.mjs';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+
+/** A role's permissions, e.g. "read:books on https://api.bookstore.example". */
+const describeRole = (grants) => Object.entries(grants)
+  .map(([indicator, permissions]) => `${permissions.join(' ')} on ${indicator}`)
+  .join(', ');
 
 /** One line per request on stderr: method, path without the query (it may carry codes), status. */
 function logRequest(req, res, next) {
@@ -83,9 +89,7 @@ console.log(`  client:  ${config.client.id} / ${config.client.secret}`);
 console.log(`  redirect URIs: ${config.client.redirectUris.join(' ')}`);
 console.log(`  M2M app: ${config.m2mClient.id} / ${config.m2mClient.secret}`);
 for (const role of M2M_APP_ROLES) {
-  const grants = Object.entries(M2M_ROLES.get(role))
-    .map(([indicator, permissions]) => `${permissions.join(' ')} on ${indicator}`);
-  console.log(`    role ${role}: ${grants.join(', ')}`);
+  console.log(`    role ${role}: ${describeRole(M2M_ROLES.get(role))}`);
 }
 if (config.accessTokenTTL !== DEFAULT_ACCESS_TOKEN_TTL) {
   console.log(`  access tokens expire after ${config.accessTokenTTL} s (IDP_ACCESS_TOKEN_TTL)`);
@@ -95,8 +99,12 @@ if (config.refreshTokenRotation !== REFRESH_TOKEN_ROTATIONS[0]) {
     + '(IDP_ROTATE_REFRESH_TOKENS=logto)');
 }
 console.log('  users:');
-for (const { username, password, name } of users) {
-  console.log(`    ${username} / ${password} (${name})`);
+for (const { username, password, name, roles = [] } of users) {
+  console.log(`    ${username} / ${password} (${name}), roles: ${roles.join(' ') || 'none'}`);
+}
+console.log('  user roles:');
+for (const [role, grants] of USER_ROLES) {
+  console.log(`    ${role}: ${describeRole(grants)}`);
 }
 if (testControls) {
   console.log('  test controls: POST /test-controls/signing-keys/{rotate,delete-previous}');
