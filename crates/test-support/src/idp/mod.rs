@@ -461,8 +461,9 @@ impl TestIdp {
         self.state.lock().token_delay = delay;
     }
 
-    /// Lifetime of the access tokens issued from now on (`expires_in`), in seconds; 0 makes
-    /// them expire at once. The default is 3600, like Logto.
+    /// Lifetime of the access tokens issued from now on (`expires_in`), in seconds, those of
+    /// the client-credentials grant included; 0 makes them expire at once. The default is
+    /// 3600, like Logto.
     pub fn set_access_token_ttl(&self, secs: i64) {
         self.state.lock().access_token_ttl = secs;
     }
