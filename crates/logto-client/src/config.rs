@@ -56,6 +56,12 @@ pub struct LogtoConfig {
     pub provider_backoff: Backoff,
     /// Tolerated clock skew when checking `exp`, `nbf` and `iat`.
     pub clock_leeway: Duration,
+    /// A machine-to-machine token ([`LogtoClient::client_credentials_token`]) is reused until
+    /// this long before it expires (default 60 s), then requested anew. A token that lives no
+    /// longer than this is requested for every call.
+    ///
+    /// [`LogtoClient::client_credentials_token`]: crate::LogtoClient::client_credentials_token
+    pub machine_token_refresh_margin: Duration,
 }
 
 impl LogtoConfig {
@@ -83,7 +89,19 @@ impl LogtoConfig {
             jwks_min_refetch_interval: Duration::from_secs(5),
             provider_backoff: Backoff::default(),
             clock_leeway: Duration::from_secs(60),
+            machine_token_refresh_margin: Duration::from_secs(60),
         }
+    }
+
+    /// A configuration for a machine-to-machine application, which signs no one in and only
+    /// gets its own tokens ([`LogtoClient::client_credentials_token`]) or verifies others'.
+    /// Its redirect URIs are placeholders (the endpoint): Logto registers none for such apps,
+    /// so a sign-in with this configuration is refused.
+    ///
+    /// [`LogtoClient::client_credentials_token`]: crate::LogtoClient::client_credentials_token
+    pub fn machine_to_machine(endpoint: Url, app_id: String, app_secret: SecretString) -> Self {
+        let unused = endpoint.clone();
+        Self::new(endpoint, app_id, app_secret, unused.clone(), unused)
     }
 
     /// Whether reaching Logto needs TLS: the endpoint this server calls is `https`.

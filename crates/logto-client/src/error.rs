@@ -160,6 +160,17 @@ impl LogtoError {
         matches!(self, Self::TokenRejected { error, .. } if error == "invalid_grant")
     }
 
+    /// True for `invalid_target`: the API resource was not sent, or Logto does not know it
+    /// (check the resource indicator against the Console's API resources).
+    pub fn is_invalid_target(&self) -> bool {
+        matches!(self, Self::TokenRejected { error, .. } if error == "invalid_target")
+    }
+
+    /// True for `invalid_client`: Logto does not know the app, or its secret is wrong.
+    pub fn is_invalid_client(&self) -> bool {
+        matches!(self, Self::TokenRejected { error, .. } if error == "invalid_client")
+    }
+
     /// True when Logto could not be reached, did not answer in time, said it is unavailable
     /// (HTTP 502, 503 or 504 from it or its proxy, `temporarily_unavailable`), or is being
     /// left alone after such failures: try again later. Other failures of Logto's are bad

@@ -133,8 +133,8 @@ pub(crate) trait Claims: DeserializeOwned {
 /// The checks every kind of token gets; the caller fills in what differs.
 pub(crate) struct Rules<'a> {
     pub(crate) issuer: &'a str,
-    /// `aud` must contain it.
-    pub(crate) audience: &'a str,
+    /// `aud` must contain it; `None` when the caller checks `aud` itself.
+    pub(crate) audience: Option<&'a str>,
     /// Registered claims that must be present (among `exp`, `iss`, `aud`, `sub`, `nbf`).
     /// `exp` and `nbf` are checked whenever present, required or not.
     pub(crate) required: &'a [&'a str],
@@ -168,7 +168,10 @@ pub(crate) fn decode<T: Claims>(
     // header's `alg`, so a token cannot switch algorithm families (the HS256 key confusion).
     let mut validation = Validation::new(alg);
     validation.set_issuer(&[rules.issuer]);
-    validation.set_audience(&[rules.audience]);
+    match rules.audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
     validation.set_required_spec_claims(rules.required);
     validation.sub = rules.subject.map(str::to_owned);
     validation.validate_nbf = true;

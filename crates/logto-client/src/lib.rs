@@ -4,6 +4,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod access_token;
+pub mod api;
 mod client;
 mod config;
 mod crypto;
@@ -28,7 +29,7 @@ mod types;
 pub use reqwest;
 
 pub use access_token::AccessTokenClaims;
-pub use client::{LogtoClient, LogtoClientBuilder};
+pub use client::{LogtoClient, LogtoClientBuilder, MachineToken};
 pub use config::LogtoConfig;
 pub use discovery::ProviderMetadata;
 pub use error::{LogtoError, error_chain};

@@ -340,7 +340,7 @@ async fn discovery_and_jwks_describe_a_logto_like_provider() {
     );
     assert_eq!(
         discovery["grant_types_supported"],
-        json!(["authorization_code", "refresh_token"])
+        json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(discovery["backchannel_logout_supported"], true);
     assert!(discovery["scopes_supported"].is_array());
@@ -1287,4 +1287,185 @@ async fn the_token_delay_slows_every_token_response() {
     let started = std::time::Instant::now();
     sign_in_with_scope(&idp, &http, "openid").await;
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+/// A client-credentials request of the app `client`, with `form` after the grant type.
+async fn client_credentials(
+    idp: &TestIdp,
+    http: &Client,
+    client_id: &str,
+    client_secret: &str,
+    form: &[(&str, &str)],
+) -> Response {
+    let mut body = vec![("grant_type", "client_credentials")];
+    body.extend_from_slice(form);
+    http.post(format!("{}/token", idp.issuer()))
+        .header(AUTHORIZATION, basic_authorization(client_id, client_secret))
+        .form(&body)
+        .send()
+        .await
+        .expect("token request succeeds")
+}
+
+#[tokio::test]
+async fn client_credentials_give_an_m2m_app_the_scopes_of_its_role_like_logto() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    let reader = MachineClient::new("m2m-reader", "read:books");
+    idp.register_machine_client(reader.clone());
+    let (id, secret) = (reader.client_id.as_str(), reader.client_secret.as_str());
+
+    let body = token_body(
+        client_credentials(
+            &idp,
+            &http,
+            id,
+            secret,
+            &[
+                ("resource", BOOKSTORE_API),
+                ("scope", "read:books write:books nope"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "read:books", "the rest is dropped silently");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let token = body["access_token"].as_str().unwrap();
+    let header = jwt_part(token, 0);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "ES384");
+    let jwks = fetch_jwks(&idp, &http).await;
+    let claims = verify_for(token, &jwks.keys[0], &idp, BOOKSTORE_API).expect("a valid JWT");
+    assert_eq!(claims["sub"], id);
+    assert_eq!(claims["client_id"], id);
+    assert_eq!(claims["scope"], "read:books");
+    assert!(claims["jti"].is_string());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    // No scope asked, or none held: no scope at all.
+    for form in [
+        vec![("resource", BOOKSTORE_API)],
+        vec![("resource", BOOKSTORE_API), ("scope", "write:books")],
+    ] {
+        let body = token_body(client_credentials(&idp, &http, id, secret, &form).await).await;
+        assert!(body.get("scope").is_none(), "{form:?}");
+        assert!(
+            jwt_part(body["access_token"].as_str().unwrap(), 1)
+                .get("scope")
+                .is_none()
+        );
+    }
+
+    idp.set_access_token_ttl(30);
+    let short = token_body(
+        client_credentials(&idp, &http, id, secret, &[("resource", BOOKSTORE_API)]).await,
+    )
+    .await;
+    assert_eq!(short["expires_in"], 30);
+
+    for form in [
+        vec![("scope", "read:books")],
+        vec![("resource", "https://unknown.example")],
+        vec![("resource", BOOKSTORE_API), ("resource", BOOKSTORE_API)],
+    ] {
+        let refused = client_credentials(&idp, &http, id, secret, &form).await;
+        assert_eq!(
+            oauth_error_of(refused, StatusCode::BAD_REQUEST).await,
+            "invalid_target",
+            "{form:?}"
+        );
+    }
+    let wrong_secret =
+        client_credentials(&idp, &http, id, "nope", &[("resource", BOOKSTORE_API)]).await;
+    assert_eq!(
+        oauth_error_of(wrong_secret, StatusCode::UNAUTHORIZED).await,
+        "invalid_client"
+    );
+    let web_app = registered_client();
+    let not_allowed = client_credentials(
+        &idp,
+        &http,
+        &web_app.client_id,
+        &web_app.client_secret,
+        &[("resource", BOOKSTORE_API)],
+    )
+    .await;
+    assert_eq!(
+        oauth_error_of(not_allowed, StatusCode::BAD_REQUEST).await,
+        "unauthorized_client"
+    );
+    assert_eq!(
+        idp.client_credentials_grant_count(),
+        7,
+        "the authenticated requests of the M2M app"
+    );
+}
+
+#[tokio::test]
+async fn minted_access_tokens_are_genuine_unless_forged() {
+    let idp = TestIdp::start(registered_client()).await;
+    let http = http_client();
+    let jwks = fetch_jwks(&idp, &http).await;
+    let key = &jwks.keys[0];
+
+    let user =
+        idp.access_token(&AccessTokenSpec::user("user_1", BOOKSTORE_API).with_scope("read:books"));
+    assert_eq!(jwt_part(&user, 0)["typ"], "at+jwt");
+    let claims = verify_for(&user, key, &idp, BOOKSTORE_API).expect("genuine");
+    assert_eq!(claims["sub"], "user_1");
+    assert_eq!(claims["client_id"], registered_client().client_id);
+    assert_eq!(claims["scope"], "read:books");
+
+    let organization = idp.access_token(&AccessTokenSpec::organization("user_1", "org_1"));
+    let claims =
+        verify_for(&organization, key, &idp, "urn:logto:organization:org_1").expect("genuine");
+    assert!(claims.get("scope").is_none());
+
+    let app = idp.access_token(&AccessTokenSpec::app("m2m", BOOKSTORE_API));
+    let claims = verify_for(&app, key, &idp, BOOKSTORE_API).expect("genuine");
+    assert_eq!(
+        (&claims["sub"], &claims["client_id"]),
+        (&json!("m2m"), &json!("m2m"))
+    );
+
+    let forged = |misbehaviour| {
+        idp.access_token(&AccessTokenSpec::user("user_1", BOOKSTORE_API).forged(misbehaviour))
+    };
+    assert_fails(
+        verify_for(&forged(Misbehaviour::Expired), key, &idp, BOOKSTORE_API),
+        &ErrorKind::ExpiredSignature,
+    );
+    assert_fails(
+        verify_for(
+            &forged(Misbehaviour::WrongAudience),
+            key,
+            &idp,
+            BOOKSTORE_API,
+        ),
+        &ErrorKind::InvalidAudience,
+    );
+    assert_fails(
+        verify_for(
+            &forged(Misbehaviour::WrongSignature),
+            key,
+            &idp,
+            BOOKSTORE_API,
+        ),
+        &ErrorKind::InvalidSignature,
+    );
+    assert_eq!(jwt_part(&forged(Misbehaviour::AlgNone), 0)["alg"], "none");
+    assert_eq!(
+        jwt_part(&forged(Misbehaviour::UnknownKid), 0)["kid"],
+        "unknown-kid"
+    );
+    assert_eq!(
+        jwt_part(&forged(Misbehaviour::Hs256SignedWithPublicKey), 0)["alg"],
+        "HS256"
+    );
 }

@@ -6,6 +6,7 @@
 
 mod discovery_cache;
 mod flow;
+mod machine;
 mod token_endpoint;
 mod verification;
 
@@ -19,6 +20,8 @@ use crate::http::Http;
 use crate::jwks::JwksCache;
 
 use discovery_cache::Provider;
+pub use machine::MachineToken;
+use machine::MachineTokens;
 
 /// A Logto client for one application. Cheap to share behind an `Arc`; all state is cached.
 pub struct LogtoClient {
@@ -31,6 +34,8 @@ pub struct LogtoClient {
     jwks: JwksCache,
     /// Whether Logto's public documents can be fetched now; shared with `jwks`.
     health: Arc<ProviderHealth>,
+    /// Machine-to-machine tokens by resource and scopes.
+    machine_tokens: MachineTokens,
 }
 
 impl LogtoClient {
@@ -60,6 +65,7 @@ impl LogtoClient {
             http,
             provider: RwLock::new(None),
             discovery: tokio::sync::Mutex::new(()),
+            machine_tokens: MachineTokens::default(),
         }
     }
 
@@ -263,5 +269,7 @@ mod tests {
         assert_send(client.verify_access_token("token", "resource"));
         assert_send(client.verify_logout_token("token"));
         assert_send(client.sign_out_url(None));
+        assert_send(client.authorize_bearer(None, &crate::api::ApiRequirement::resource("r")));
+        assert_send(client.client_credentials_token("resource", &["scope"]));
     }
 }

@@ -22,8 +22,7 @@ pub(super) async fn discovery(state: web::Data<IdpState>, request: HttpRequest) 
         "revocation_endpoint": format!("{oidc}/token/revocation"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        // Only the grants the token endpoint implements (Logto also lists client_credentials).
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES384"],
         "code_challenge_methods_supported": ["S256"],
@@ -209,11 +208,33 @@ pub(super) async fn token(
         _ => {}
     }
 
+    let form = form_pairs(&body);
+    if first_value(&form, "grant_type") == Some("client_credentials") {
+        let Some(machine) = state.authenticated_machine_client(&request) else {
+            // The web app may not use this grant; anyone else is unknown.
+            return if state.authenticates_client(&request) {
+                oauth_error(&GrantError::new(
+                    "unauthorized_client",
+                    "requested grant type is not allowed for this client",
+                ))
+            } else {
+                invalid_client()
+            };
+        };
+        state
+            .client_credentials_grants
+            .fetch_add(1, Ordering::SeqCst);
+        return match client_credentials_grant(&state, &machine, &form) {
+            Ok(response) => HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(response),
+            Err(error) => oauth_error(&error),
+        };
+    }
     if !state.authenticates_client(&request) {
         return invalid_client();
     }
 
-    let form = form_pairs(&body);
     let result = match first_value(&form, "grant_type") {
         Some("authorization_code") => authorization_code_grant(&state, &form),
         Some("refresh_token") => {
@@ -222,7 +243,7 @@ pub(super) async fn token(
         }
         _ => Err(GrantError::new(
             "unsupported_grant_type",
-            "only authorization_code and refresh_token are supported",
+            "only authorization_code, refresh_token and client_credentials are supported",
         )),
     };
     match result {
@@ -293,11 +314,11 @@ pub(super) fn authorization_code_grant(
 
     let (access_token, expires_in, scope) = state.issue_access_token(&grant_id, &sign_in, &target);
     Ok(TokenResponse {
-        id_token: state.issue_id_token(
+        id_token: Some(state.issue_id_token(
             &sign_in,
             authorization.nonce.as_deref(),
             Some(&access_token),
-        ),
+        )),
         access_token,
         token_type: "Bearer",
         expires_in,
@@ -368,12 +389,73 @@ pub(super) fn refresh_token_grant(
     let (access_token, expires_in, scope) = state.issue_access_token(&grant_id, &sign_in, &target);
     Ok(TokenResponse {
         // Refreshed ID tokens have neither nonce nor at_hash, as in Logto.
-        id_token: state.issue_id_token(&sign_in, None, None),
+        id_token: Some(state.issue_id_token(&sign_in, None, None)),
         access_token,
         token_type: "Bearer",
         expires_in,
         refresh_token: Some(rotated),
         scope,
+    })
+}
+
+/// Logto's client-credentials grant for a machine-to-machine app: `resource` is required
+/// (one, and known), the scope is the requested permissions the app's roles hold (none, and
+/// no `scope` field, when none), and there is neither a refresh token nor an ID token.
+pub(super) fn client_credentials_grant(
+    state: &IdpState,
+    machine: &MachineClient,
+    form: &[(String, String)],
+) -> Result<TokenResponse, GrantError> {
+    let resources: Vec<&str> = form
+        .iter()
+        .filter(|(name, _)| name == "resource")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let resource = match resources.as_slice() {
+        [] if first_value(form, "organization_id").is_none() => {
+            return Err(GrantError::new(
+                "invalid_target",
+                "both `resource` and `organization_id` are not provided",
+            ));
+        }
+        [] => {
+            return Err(GrantError::new(
+                "invalid_request",
+                "the test IdP issues no organization tokens to machine-to-machine apps",
+            ));
+        }
+        [resource] if *resource == BOOKSTORE_API => *resource,
+        [_] => {
+            return Err(GrantError::new(
+                "invalid_target",
+                "resource indicator is missing, or unknown",
+            ));
+        }
+        _ => {
+            return Err(GrantError::new(
+                "invalid_target",
+                "only a single resource indicator value is supported for this grant type",
+            ));
+        }
+    };
+    let requested = first_value(form, "scope").unwrap_or_default();
+    let granted: Vec<&str> = requested
+        .split_whitespace()
+        .filter(|scope| has_scope(&machine.permissions, scope))
+        .collect();
+    let scope = (!granted.is_empty()).then(|| granted.join(" "));
+    let lifetime = state.lock().access_token_ttl;
+    let mut spec = AccessTokenSpec::app(&machine.client_id, resource);
+    spec.scope = scope.clone();
+    spec.lifetime_secs = lifetime;
+    spec.misbehaviour = state.lock().misbehaviour;
+    Ok(TokenResponse {
+        access_token: state.mint_access_token(&spec),
+        token_type: "Bearer",
+        expires_in: lifetime,
+        scope,
+        id_token: None,
+        refresh_token: None,
     })
 }
 

@@ -3,6 +3,9 @@
 //! It serves discovery, JWKS, an auto-approving authorization endpoint, a token endpoint
 //! (authorization code + PKCE S256 and refresh token with rotation, `client_secret_basic`),
 //! userinfo, token revocation and RP-initiated logout, all under `{endpoint}/oidc` like Logto.
+//! It also serves Logto's client-credentials grant to registered machine-to-machine apps
+//! ([`MachineClient`]), and mints access tokens on demand ([`TestIdp::access_token`]), genuine
+//! or forged, for the tests of an API guard.
 //! It knows one API resource, [`BOOKSTORE_API`], and Logto's organization tokens, which carry
 //! [`ORGANIZATION_MEMBER_PERMISSIONS`] only when the sign-in requested
 //! [`ORGANIZATIONS_RESOURCE`] and those permissions as scopes, as in Logto 1.37. Tests can
@@ -95,6 +98,95 @@ pub struct RegisteredClient {
     pub redirect_uri: String,
     /// The only `post_logout_redirect_uri` the end-session endpoint accepts (exact match).
     pub post_logout_redirect_uri: String,
+}
+
+/// A machine-to-machine app, as registered in Logto's Console with a role: it gets its own
+/// access tokens with `grant_type=client_credentials` and `client_secret_basic`.
+#[derive(Clone, Debug)]
+pub struct MachineClient {
+    /// The app's id: its tokens' `sub` and `client_id`.
+    pub client_id: String,
+    /// The app's secret.
+    pub client_secret: String,
+    /// The permissions of [`BOOKSTORE_API`] that its machine-to-machine roles hold,
+    /// space-separated: a token's scope is the requested ones among them.
+    pub permissions: String,
+}
+
+impl MachineClient {
+    /// An M2M app `client_id` (its secret is `{client_id}-secret`) whose role holds
+    /// `permissions` (space-separated).
+    pub fn new(client_id: &str, permissions: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            client_secret: format!("{client_id}-secret"),
+            permissions: permissions.to_owned(),
+        }
+    }
+}
+
+/// What [`TestIdp::access_token`] puts in a JWT access token, signed with the current key
+/// (or forged as `misbehaviour` says).
+#[derive(Clone, Debug)]
+pub struct AccessTokenSpec {
+    /// `sub`: a user's id, or the app's for a machine-to-machine token.
+    pub sub: String,
+    /// `client_id`; `None` for the registered app's.
+    pub client_id: Option<String>,
+    /// `aud`: a resource indicator, or `urn:logto:organization:<id>`.
+    pub audience: String,
+    /// `scope`, left out when `None`.
+    pub scope: Option<String>,
+    /// `organization_id`, for an organization-level API resource's token.
+    pub organization_id: Option<String>,
+    /// Seconds from now to `exp`.
+    pub lifetime_secs: i64,
+    /// A forgery to make, or none.
+    pub misbehaviour: Misbehaviour,
+}
+
+impl AccessTokenSpec {
+    /// A user's token for the API resource `audience`, from the registered app, with no scope.
+    pub fn user(sub: &str, audience: &str) -> Self {
+        Self {
+            sub: sub.to_owned(),
+            client_id: None,
+            audience: audience.to_owned(),
+            scope: None,
+            organization_id: None,
+            lifetime_secs: TOKEN_LIFETIME_SECS,
+            misbehaviour: Misbehaviour::None,
+        }
+    }
+
+    /// A user's organization token: `aud` is `urn:logto:organization:<organization_id>`.
+    pub fn organization(sub: &str, organization_id: &str) -> Self {
+        Self::user(sub, &format!("urn:logto:organization:{organization_id}"))
+    }
+
+    /// A machine-to-machine token of the app `app_id` for `audience` (`sub` = `client_id`).
+    pub fn app(app_id: &str, audience: &str) -> Self {
+        Self {
+            client_id: Some(app_id.to_owned()),
+            ..Self::user(app_id, audience)
+        }
+    }
+
+    /// The same token with this `scope` claim (space-separated).
+    pub fn with_scope(self, scope: &str) -> Self {
+        Self {
+            scope: Some(scope.to_owned()),
+            ..self
+        }
+    }
+
+    /// The same token, forged as described (claim and signature faults of [`Misbehaviour`]).
+    pub fn forged(self, misbehaviour: Misbehaviour) -> Self {
+        Self {
+            misbehaviour,
+            ..self
+        }
+    }
 }
 
 /// The user the IdP signs in; tests change it to vary claims (e.g. a huge claim for cookie-size tests).
@@ -330,6 +422,25 @@ impl TestIdp {
         self.state.lock().last_sid.clone()
     }
 
+    /// Registers a machine-to-machine app, which may then use the client-credentials grant.
+    pub fn register_machine_client(&self, client: MachineClient) {
+        self.state.lock().machine_clients.push(client);
+    }
+
+    /// How many client-credentials grants the token endpoint has received from a registered
+    /// machine-to-machine app, valid or not.
+    pub fn client_credentials_grant_count(&self) -> usize {
+        self.state.client_credentials_grants.load(Ordering::SeqCst)
+    }
+
+    /// Mints a JWT access token as Logto formats it (RFC 9068: header `typ` `at+jwt`, `iss`,
+    /// `aud`, `iat`, `exp`, `jti`, `sub`, `client_id`, and `scope` and `organization_id` when
+    /// set), signed with the current key or forged as `spec.misbehaviour` says. No grant
+    /// stands behind it.
+    pub fn access_token(&self, spec: &AccessTokenSpec) -> String {
+        self.state.mint_access_token(spec)
+    }
+
     /// How many refresh-token grants the token endpoint has received from the authenticated
     /// client, valid or not.
     pub fn refresh_grant_count(&self) -> usize {
@@ -350,8 +461,9 @@ impl TestIdp {
         self.state.lock().token_delay = delay;
     }
 
-    /// Lifetime of the access tokens issued from now on (`expires_in`), in seconds; 0 makes
-    /// them expire at once. The default is 3600, like Logto.
+    /// Lifetime of the access tokens issued from now on (`expires_in`), in seconds, those of
+    /// the client-credentials grant included; 0 makes them expire at once. The default is
+    /// 3600, like Logto.
     pub fn set_access_token_ttl(&self, secs: i64) {
         self.state.lock().access_token_ttl = secs;
     }
@@ -412,6 +524,7 @@ struct IdpState {
     /// Indexed by `Endpoint as usize`.
     request_counts: [AtomicUsize; Endpoint::COUNT],
     refresh_grants: AtomicUsize,
+    client_credentials_grants: AtomicUsize,
     mutable: Mutex<MutableState>,
 }
 
@@ -434,6 +547,8 @@ struct MutableState {
     last_sid: Option<String>,
     token_delay: Duration,
     access_token_ttl: i64,
+    /// Registered machine-to-machine apps.
+    machine_clients: Vec<MachineClient>,
 }
 
 /// What an authorization code stands for, captured when the user "signed in".
@@ -504,7 +619,9 @@ struct TokenResponse {
     expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
-    id_token: String,
+    /// None for the client-credentials grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
 }
@@ -548,6 +665,7 @@ impl IdpState {
             endpoint,
             request_counts: Default::default(),
             refresh_grants: AtomicUsize::new(0),
+            client_credentials_grants: AtomicUsize::new(0),
             mutable: Mutex::new(MutableState {
                 misbehaviour: Misbehaviour::None,
                 user: TestUser::alice(),
@@ -561,6 +679,7 @@ impl IdpState {
                 last_sid: None,
                 token_delay: Duration::ZERO,
                 access_token_ttl: TOKEN_LIFETIME_SECS,
+                machine_clients: Vec::new(),
             }),
         }
     }
@@ -578,5 +697,16 @@ impl IdpState {
         basic_credentials(request).is_some_and(|(id, secret)| {
             id == self.client.client_id && secret == self.client.client_secret
         })
+    }
+
+    /// The registered machine-to-machine app whose `client_secret_basic` credentials these
+    /// are.
+    fn authenticated_machine_client(&self, request: &HttpRequest) -> Option<MachineClient> {
+        let (id, secret) = basic_credentials(request)?;
+        self.lock()
+            .machine_clients
+            .iter()
+            .find(|client| client.client_id == id && client.client_secret == secret)
+            .cloned()
     }
 }
