@@ -1,5 +1,6 @@
 //! One file per route, and [`configure`], which mounts them with logto-actix's auth routes.
 
+mod api;
 mod api_token;
 mod books;
 mod health;
@@ -43,6 +44,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: &AppState) {
         .service(Endpoint::at("/readyz").read(readyz))
         .service(Endpoint::at("/static/{file}").read(static_asset))
         .service(Endpoint::at("/robots.txt").read(robots_txt))
+        .service(api_scope(state))
         .service(
             state
                 .auth
@@ -55,6 +57,24 @@ pub fn configure(config: &mut web::ServiceConfig, state: &AppState) {
                 .service(Endpoint::at("/lang/{code}").get_with_side_effects(switch_language))
                 .default_service(web::to(not_found)),
         );
+}
+
+/// The JSON API under `/api/`, for Logto access tokens: the shelf for a token of the API
+/// resource (the first of `LOGTO_RESOURCES`) with `read:books`, and a book club's shelf for
+/// an organization token of that club with `read:club-shelf`.
+fn api_scope(state: &AppState) -> logto_actix::ApiScope {
+    let resource = state.resources.0.first().cloned().unwrap_or_default();
+    let scope = state.auth.api_scope("/api", resource).organization_route(
+        "/organizations/{id}/shelf",
+        "id",
+        &["read:club-shelf"],
+        web::get().to(api::club_shelf),
+    );
+    if state.resources.0.is_empty() {
+        // No API resource is configured: no token can be for it, so the route is not offered.
+        return scope;
+    }
+    scope.route("/books", &["read:books"], web::get().to(api::list_books))
 }
 
 /// Any address without a route.

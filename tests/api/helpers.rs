@@ -9,7 +9,9 @@ use logto_bookstore::state::{REDIS_KEY_PREFIX, SESSION_COOKIE_NAME, SIGN_IN_COOK
 use logto_client::LogtoConfig;
 use test_support::app::AppShape;
 
-pub use test_support::app::{APP_ID, APP_SECRET, TestApp, free_port, registered_client};
+pub use test_support::app::{
+    API_RESOURCE, APP_ID, APP_SECRET, TestApp, free_port, registered_client,
+};
 pub use test_support::browser::{
     browser, csrf_token, location, query_pairs, query_value, set_cookies,
 };

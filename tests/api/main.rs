@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api;
 mod claim_times;
 mod examples;
 mod faults;

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod api;
 mod attempts_cookie;
 mod auth;
 mod builder;
@@ -20,6 +21,7 @@ pub mod store;
 /// dependency line.
 pub use logto_client;
 
+pub use api::{ApiRefusal, ApiScope, ApiUser};
 pub use auth::{CookieNames, LogtoAuth, StoreStatus};
 pub use builder::{
     BuildError, CALLBACK_PATH, CookieStore, DEFAULT_REDIS_KEY_PREFIX, FromSettings, IntoSessionKey,

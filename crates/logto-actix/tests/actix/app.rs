@@ -9,7 +9,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use logto_actix::logto_client::{LogtoConfig, TokenTarget};
 use logto_actix::pages::escape;
 use logto_actix::settings::{LogtoSettings, ServerSettings, SessionSettings};
-use logto_actix::{AuthError, LogtoAuth, MaybeUser, SignedInUser, StoreStatus};
+use logto_actix::{ApiUser, AuthError, LogtoAuth, MaybeUser, SignedInUser, StoreStatus};
 use serde_json::json;
 use test_support::app::AppShape;
 
@@ -53,18 +53,30 @@ pub async fn serve_product(
         .build()
         .expect("the product's auth builds");
     let server = HttpServer::new(move || {
-        App::new().app_data(web::Data::new(auth.clone())).service(
-            auth.scope()
-                .route("/", web::get().to(home))
-                .route("/books", web::get().to(books))
-                .route("/profile", web::get().to(profile))
-                .route("/api-token", web::get().to(api_token))
-                .route(
-                    "/organizations/{id}/token",
-                    web::get().to(organization_token),
-                )
-                .route("/readyz", web::get().to(readyz)),
-        )
+        App::new()
+            .app_data(web::Data::new(auth.clone()))
+            .service(
+                auth.api_scope("/api", API_RESOURCE)
+                    .route("/books", &["read:books"], web::get().to(api_caller))
+                    .organization_route(
+                        "/organizations/{id}/shelf",
+                        "id",
+                        &["read:club-shelf"],
+                        web::get().to(api_caller),
+                    ),
+            )
+            .service(
+                auth.scope()
+                    .route("/", web::get().to(home))
+                    .route("/books", web::get().to(books))
+                    .route("/profile", web::get().to(profile))
+                    .route("/api-token", web::get().to(api_token))
+                    .route(
+                        "/organizations/{id}/token",
+                        web::get().to(organization_token),
+                    )
+                    .route("/readyz", web::get().to(readyz)),
+            )
     })
     .workers(1)
     .disable_signals()
@@ -144,6 +156,11 @@ async fn organization_token(
         .unwrap_or_default();
     let claims = user.client().verify_access_token(&raw, &audience).await?;
     Ok(HttpResponse::Ok().json(claims))
+}
+
+/// An API route: the caller's verified claims, as JSON.
+async fn api_caller(caller: ApiUser) -> HttpResponse {
+    HttpResponse::Ok().json(caller.claims())
 }
 
 /// 200 once Logto's documents are loaded and the session store answers.

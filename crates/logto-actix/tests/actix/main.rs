@@ -4,6 +4,7 @@
 
 mod app;
 
+mod api;
 mod backchannel;
 mod callback;
 mod cross_site;
