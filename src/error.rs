@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use logto_actix::{AuthError, ErrorKind, ErrorView, Retry};
 use logto_client::LogtoError;
 
+use crate::bookstore_api::ApiCallError;
 use crate::i18n::Locale;
 use crate::pages::error_page_in;
 
@@ -24,6 +25,10 @@ pub enum AppError {
     /// A template failed to render.
     #[error("a page failed to render")]
     Render(#[from] askama::Error),
+
+    /// The Bookstore's own API, which a page calls, failed.
+    #[error(transparent)]
+    Api(#[from] ApiCallError),
 }
 
 impl From<LogtoError> for AppError {
@@ -46,6 +51,9 @@ impl AppError {
                 ErrorKind::Internal,
                 Retry::Home,
             ),
+            Self::Api(_) => {
+                ErrorView::new(StatusCode::BAD_GATEWAY, ErrorKind::Internal, Retry::Home)
+            }
         }
     }
 }

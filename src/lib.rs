@@ -17,6 +17,7 @@
 //! - [`claim_time`]: readable UTC dates for timestamp claims.
 
 pub mod assets;
+pub mod bookstore_api;
 pub mod claim_time;
 pub mod configuration;
 pub mod content_coding;

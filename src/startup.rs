@@ -9,6 +9,7 @@ use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer};
 use logto_actix::BuildError;
 
+use crate::bookstore_api::BookstoreApi;
 use crate::configuration::Settings;
 use crate::routes;
 use crate::security_headers::security_headers;
@@ -35,6 +36,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Auth(#[from] BuildError),
+    #[error("the HTTP client for the Bookstore's own API cannot be made: {0}")]
+    ApiClient(#[source] reqwest::Error),
     #[error("the HTTP server could not start: {0}")]
     Server(#[from] std::io::Error),
 }
@@ -69,8 +72,10 @@ impl Application {
         listener: TcpListener,
         adjust_logto: impl FnOnce(&mut LogtoConfig),
     ) -> Result<Self, StartupError> {
-        let state = AppState::build(&settings, adjust_logto)?;
-        let port = listener.local_addr()?.port();
+        let local_address = listener.local_addr()?;
+        let api = BookstoreApi::on_listener(local_address).map_err(StartupError::ApiClient)?;
+        let state = AppState::build(&settings, api, adjust_logto)?;
+        let port = local_address.port();
         let server = HttpServer::new(move || {
             let access_log_format = if state.trust_proxy {
                 PROXIED_ACCESS_LOG_FORMAT

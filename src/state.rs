@@ -4,6 +4,7 @@ use logto_actix::{BuildError, LogtoAuth};
 use logto_client::LogtoConfig;
 use url::Url;
 
+use crate::bookstore_api::BookstoreApi;
 use crate::configuration::{SessionSecret, Settings};
 use crate::i18n::LanguageCookie;
 use crate::pages::BookstorePages;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub logto_endpoint: Url,
     /// Whether a trusted proxy names the client in the access log (`TRUST_PROXY`).
     pub trust_proxy: bool,
+    /// The Bookstore's own API, which its pages call.
+    pub api: BookstoreApi,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
     /// configuration (timeouts, leeway) first. Nothing contacts Logto or Redis yet.
     pub fn build(
         settings: &Settings,
+        api: BookstoreApi,
         adjust_logto: impl FnOnce(&mut LogtoConfig),
     ) -> Result<Self, BuildError> {
         let mut logto_config = settings.logto.config.clone();
@@ -63,6 +67,7 @@ impl AppState {
             base_url: settings.server.base_url.clone(),
             logto_endpoint: settings.logto.config.endpoint.clone(),
             trust_proxy: settings.trust_proxy,
+            api,
         })
     }
 }

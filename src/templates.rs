@@ -4,8 +4,9 @@ use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use askama::Template;
 
+use crate::bookstore_api::ShelfBook;
 use crate::claim_time::UtcTime;
-use crate::i18n::{Book, Locale, Texts};
+use crate::i18n::{Locale, Texts};
 use logto_client::UserProfile;
 
 /// What the pages show about the signed-in user.
@@ -159,7 +160,17 @@ pub struct BooksPage<'a> {
     /// The frame: language, texts, address and sign-out token.
     pub layout: Layout<'a>,
     pub user: &'a UserView,
-    pub books: &'a [Book],
+    pub shelf: &'a ShelfView,
+}
+
+/// What `/books` shows of the shelf, as the Bookstore's API answered.
+pub enum ShelfView {
+    /// The books, in the page's language.
+    Books(Vec<ShelfBook>),
+    /// The user's roles do not grant `read:books`.
+    NotPermitted,
+    /// `LOGTO_RESOURCES` names no API resource to ask a token for.
+    NoApiResource,
 }
 
 /// What the token pages show of a verified JWT access token.

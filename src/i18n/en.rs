@@ -41,6 +41,7 @@ pub static TEXTS: Texts = Texts {
     stay_signed_in: "Stay signed in",
 
     books_lead: "Only signed-in readers see the shelf, {name}.",
+    books_not_permitted: "Your account may not read the shelf: the Bookstore API needs the permission {scope}, which none of your roles in Logto grants. Ask an administrator for a role that has it, then sign in again.",
     shelf: [
         Book {
             title: "Alice's Adventures in Wonderland",

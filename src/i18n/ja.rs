@@ -41,6 +41,7 @@ pub static TEXTS: Texts = Texts {
     stay_signed_in: "サインインしたままにする",
 
     books_lead: "{name} さん、この本棚はサインインした読者だけがご覧になれます。",
+    books_not_permitted: "このアカウントでは本棚を読めません。Bookstore API には権限 {scope} が必要ですが、Logto のどのロールにも含まれていません。この権限を持つロールを管理者に依頼してから、もう一度サインインしてください。",
     shelf: [
         Book {
             title: "不思議の国のアリス",

@@ -271,6 +271,8 @@ pub struct Texts {
     // `GET /books`.
     /// `{name}`: the user's name.
     pub books_lead: &'static str,
+    /// On `/books`, for a user whose roles do not grant `{scope}` on the API.
+    pub books_not_permitted: &'static str,
     /// The Bookstore's shelf, with titles and authors as readers of this language know them.
     pub shelf: [Book; 4],
 

@@ -34,6 +34,7 @@ pub fn configure(config: &mut web::ServiceConfig, state: &AppState) {
     config
         .app_data(web::Data::new(state.auth.clone()))
         .app_data(web::Data::new(state.resources.clone()))
+        .app_data(web::Data::new(state.api.clone()))
         .app_data(web::Data::new(state.language_cookie))
         .app_data(
             web::QueryConfig::default().error_handler(|error, _request| {

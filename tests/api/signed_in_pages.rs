@@ -55,3 +55,39 @@ async fn an_organization_id_that_is_not_an_id_is_not_found() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.idp().refresh_grant_count(), 0, "Logto was not asked");
 }
+
+#[tokio::test]
+async fn the_shelf_page_lists_the_books_it_gets_from_the_bookstore_api() {
+    let app = signed_in_app(Store::Cookie).await;
+
+    let page = app.get("/books").await.text().await.unwrap();
+
+    assert!(page.contains("Botchan"), "{page}");
+    assert_eq!(
+        app.idp().refresh_grant_count(),
+        1,
+        "the page asked Logto once for the API resource's token"
+    );
+    let again = app.get("/books").await.text().await.unwrap();
+    assert!(again.contains("Botchan"));
+    assert_eq!(app.idp().refresh_grant_count(), 1, "and then reuses it");
+}
+
+#[tokio::test]
+async fn a_reader_whose_roles_lack_read_books_is_told_why_instead_of_the_shelf() {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp().set_user_api_permissions("");
+    app.sign_in().await;
+
+    let response = app.get("/books").await;
+
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "still a page of the site"
+    );
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<code>read:books</code>"), "{page}");
+    assert!(page.contains("none of your roles"), "{page}");
+    assert!(!page.contains("Botchan"), "{page}");
+}

@@ -468,6 +468,13 @@ impl TestIdp {
         self.state.lock().access_token_ttl = secs;
     }
 
+    /// The permissions the user's roles grant on [`BOOKSTORE_API`], space-separated; by
+    /// default all of [`BOOKSTORE_API_SCOPES`]. As in Logto, a resource token carries the scopes
+    /// asked for that these grant: `""` is a user with no role on the API.
+    pub fn set_user_api_permissions(&self, permissions: &str) {
+        self.state.lock().user_api_permissions = permissions.to_owned();
+    }
+
     /// Revokes every grant, as when the user is signed out of all apps in the Logto Console:
     /// their refresh and access tokens stop working.
     pub fn revoke_all_grants(&self) {
@@ -547,6 +554,8 @@ struct MutableState {
     last_sid: Option<String>,
     token_delay: Duration,
     access_token_ttl: i64,
+    /// The permissions the user's roles grant on [`BOOKSTORE_API`] (Logto's RBAC).
+    user_api_permissions: String,
     /// Registered machine-to-machine apps.
     machine_clients: Vec<MachineClient>,
 }
@@ -679,6 +688,7 @@ impl IdpState {
                 last_sid: None,
                 token_delay: Duration::ZERO,
                 access_token_ttl: TOKEN_LIFETIME_SECS,
+                user_api_permissions: BOOKSTORE_API_SCOPES.to_owned(),
                 machine_clients: Vec::new(),
             }),
         }

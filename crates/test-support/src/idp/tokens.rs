@@ -426,8 +426,11 @@ impl IdpState {
                 (token, lifetime, Some(sign_in.scope.clone()))
             }
             Target::Resource(resource) => {
-                let granted: Vec<&str> = BOOKSTORE_API_SCOPES
+                // Logto's RBAC: what was asked for that the user's roles grant.
+                let permissions = self.lock().user_api_permissions.clone();
+                let granted: Vec<&str> = permissions
                     .split_whitespace()
+                    .filter(|scope| BOOKSTORE_API_SCOPES.split_whitespace().any(|s| s == *scope))
                     .filter(|scope| has_scope(&sign_in.scope, scope))
                     .collect();
                 let scope = (!granted.is_empty()).then(|| granted.join(" "));
