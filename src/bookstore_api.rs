@@ -40,6 +40,8 @@ pub enum ShelfAnswer {
 pub enum ApiCallError {
     #[error("the Bookstore API could not be reached: {0}")]
     Unreachable(#[source] reqwest::Error),
+    #[error("no Bookstore API address for this request: {0}")]
+    Address(#[source] url::ParseError),
     #[error("the Bookstore API answered {0}")]
     Status(u16),
     #[error("the Bookstore API's answer could not be read: {0}")]
@@ -50,6 +52,8 @@ pub enum ApiCallError {
 #[derive(Debug, Clone)]
 pub struct BookstoreApi {
     http: reqwest::Client,
+    /// The server itself.
+    base: Url,
     /// `/api/books` on the server itself.
     shelf_url: Url,
 }
@@ -62,13 +66,18 @@ impl BookstoreApi {
         } else {
             "[::1]"
         };
-        let shelf_url = Url::parse(&format!("http://{host}:{}/api/books", listener.port()))
+        let base = Url::parse(&format!("http://{host}:{}/", listener.port()))
             .expect("a loopback URL is valid");
+        let shelf_url = base.join("api/books").expect("a relative path joins");
         let http = reqwest::Client::builder()
             .timeout(API_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { http, shelf_url })
+        Ok(Self {
+            http,
+            base,
+            shelf_url,
+        })
     }
 
     /// `GET /api/books` with `access_token`, in `locale`.
@@ -77,9 +86,34 @@ impl BookstoreApi {
         access_token: &str,
         locale: Locale,
     ) -> Result<ShelfAnswer, ApiCallError> {
+        self.books_at(self.shelf_url.clone(), access_token, locale)
+            .await
+    }
+
+    /// `GET /api/organizations/{id}/shelf` with the organization's token, in `locale`.
+    pub async fn club_shelf(
+        &self,
+        organization_id: &str,
+        organization_token: &str,
+        locale: Locale,
+    ) -> Result<ShelfAnswer, ApiCallError> {
+        // The id was checked to be URL-safe (letters, digits, `_` and `-`).
+        let url = self
+            .base
+            .join(&format!("api/organizations/{organization_id}/shelf"))
+            .map_err(ApiCallError::Address)?;
+        self.books_at(url, organization_token, locale).await
+    }
+
+    async fn books_at(
+        &self,
+        url: Url,
+        access_token: &str,
+        locale: Locale,
+    ) -> Result<ShelfAnswer, ApiCallError> {
         let response = self
             .http
-            .get(self.shelf_url.clone())
+            .get(url)
             .bearer_auth(access_token)
             .header(ACCEPT_LANGUAGE.as_str(), locale.code())
             .send()

@@ -222,6 +222,8 @@ pub struct OrganizationTokenPage<'a> {
     pub layout: Layout<'a>,
     pub organization_id: &'a str,
     pub token: &'a AccessTokenView,
+    /// The club's shelf, as the API answered.
+    pub shelf: &'a ShelfView,
 }
 
 /// Every error, with its status and a way back.

@@ -41,6 +41,8 @@ pub static TEXTS: Texts = Texts {
     stay_signed_in: "Stay signed in",
 
     books_lead: "Only signed-in readers see the shelf, {name}.",
+    club_shelf: "The club's shelf",
+    club_shelf_not_permitted: "This organization token does not grant {scope}, so the club's shelf is not shown. Ask for a role in the organization that has it.",
     books_not_permitted: "Your account may not read the shelf: the Bookstore API needs the permission {scope}, which none of your roles in Logto grants. Ask an administrator for a role that has it, then sign in again.",
     shelf: [
         Book {

@@ -41,6 +41,8 @@ pub static TEXTS: Texts = Texts {
     stay_signed_in: "サインインしたままにする",
 
     books_lead: "{name} さん、この本棚はサインインした読者だけがご覧になれます。",
+    club_shelf: "クラブの本棚",
+    club_shelf_not_permitted: "この組織トークンには {scope} が含まれていないため、クラブの本棚は表示できません。この権限を持つ組織ロールを依頼してください。",
     books_not_permitted: "このアカウントでは本棚を読めません。Bookstore API には権限 {scope} が必要ですが、Logto のどのロールにも含まれていません。この権限を持つロールを管理者に依頼してから、もう一度サインインしてください。",
     shelf: [
         Book {

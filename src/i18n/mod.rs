@@ -271,6 +271,10 @@ pub struct Texts {
     // `GET /books`.
     /// `{name}`: the user's name.
     pub books_lead: &'static str,
+    /// The heading of a book club's shelf on its organization token page.
+    pub club_shelf: &'static str,
+    /// There, when the organization token does not grant `{scope}`.
+    pub club_shelf_not_permitted: &'static str,
     /// On `/books`, for a user whose roles do not grant `{scope}` on the API.
     pub books_not_permitted: &'static str,
     /// The Bookstore's shelf, with titles and authors as readers of this language know them.

@@ -2,16 +2,19 @@ use actix_web::{HttpResponse, web};
 use logto_actix::SignedInUser;
 use logto_client::TokenTarget;
 
+use crate::bookstore_api::{BookstoreApi, ShelfAnswer};
 use crate::error::AppError;
 use crate::i18n::Locale;
-use crate::templates::{AccessTokenView, Layout, OrganizationTokenPage, html_page};
+use crate::templates::{AccessTokenView, Layout, OrganizationTokenPage, ShelfView, html_page};
 
 /// `GET /organizations/{id}/token` (signed-in only): the claims of the user's organization
-/// token, which Logto issues from the refresh grant with `organization_id`.
+/// token, which Logto issues from the refresh grant with `organization_id`, and the club's
+/// shelf, read from the Bookstore's API with that token (`read:club-shelf`).
 pub async fn organization_token(
     mut user: SignedInUser,
     locale: Locale,
     organization_id: web::Path<String>,
+    api: web::Data<BookstoreApi>,
 ) -> Result<HttpResponse, AppError> {
     let organization_id = organization_id.into_inner();
     if !is_organization_id(&organization_id) {
@@ -22,12 +25,18 @@ pub async fn organization_token(
     let target = TokenTarget::Organization(organization_id.clone());
     let audience = target.audience().unwrap_or_default();
     let claims = user.client().verify_access_token(&raw, &audience).await?;
+    // What the club reads, from the Bookstore's API, with the same organization token.
+    let shelf = match api.club_shelf(&organization_id, &raw, locale).await? {
+        ShelfAnswer::Books(books) => ShelfView::Books(books),
+        ShelfAnswer::NotPermitted => ShelfView::NotPermitted,
+    };
 
     let path = format!("/organizations/{organization_id}/token");
     Ok(html_page(&OrganizationTokenPage {
         layout: Layout::signed_in(locale, &path, user.csrf_token()),
         organization_id: &organization_id,
         token: &AccessTokenView::new(&audience, &claims),
+        shelf: &shelf,
     })?)
 }
 

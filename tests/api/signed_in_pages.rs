@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Store, TestApp, signed_in_app, spawn_app};
+use crate::helpers::{Store, TestApp, signed_in_app, signed_in_book_club_member, spawn_app};
 
 use test_support::idp::{Endpoint, TestUser};
 
@@ -89,5 +89,41 @@ async fn a_reader_whose_roles_lack_read_books_is_told_why_instead_of_the_shelf()
     let page = response.text().await.unwrap();
     assert!(page.contains("<code>read:books</code>"), "{page}");
     assert!(page.contains("none of your roles"), "{page}");
+    assert!(!page.contains("Botchan"), "{page}");
+}
+
+#[tokio::test]
+async fn a_book_club_s_token_page_shows_the_club_s_shelf_from_the_api() {
+    let app = signed_in_book_club_member(Store::Cookie).await;
+
+    let page = app
+        .get("/organizations/org_bookclub/token")
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    assert!(
+        page.contains("The club&#39;s shelf") || page.contains("The club's shelf"),
+        "{page}"
+    );
+    assert!(page.contains("Botchan"), "{page}");
+}
+
+#[tokio::test]
+async fn without_read_club_shelf_the_token_page_says_why_the_shelf_is_missing() {
+    let app = spawn_app(Store::Cookie).await;
+    app.idp()
+        .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
+    app.sign_in().await;
+
+    let page = app
+        .get("/organizations/org_bookclub/token")
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    assert!(page.contains("<code>read:club-shelf</code>"), "{page}");
     assert!(!page.contains("Botchan"), "{page}");
 }
