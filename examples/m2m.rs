@@ -5,7 +5,7 @@
 //!
 //! It reads the Bookstore's settings (`.env.example`): `LOGTO_ENDPOINT` (and
 //! `LOGTO_INTERNAL_ENDPOINT`, `LOGTO_TIMEOUT`), the API resource as the first entry of
-//! `LOGTO_RESOURCES`, `BASE_URL`, and the M2M app's credentials in `LOGTO_M2M_APP_ID` and
+//! `LOGTO_RESOURCES`, `BASE_URL` (default `http://localhost:3000`), and the M2M app's credentials in `LOGTO_M2M_APP_ID` and
 //! `LOGTO_M2M_APP_SECRET`. Any failure is one line on stderr and exit status 1.
 //!
 //! ```sh
@@ -78,6 +78,7 @@ fn m2m_config() -> Result<LogtoConfig, SettingError> {
 }
 
 async fn list_books() -> Result<Vec<String>, M2mError> {
+    let env = |name: &str| std::env::var(name).ok();
     let config = m2m_config()?;
     let resource = config.resources.first().cloned().ok_or_else(|| {
         SettingError::new(
@@ -86,9 +87,10 @@ async fn list_books() -> Result<Vec<String>, M2mError> {
             "Set it to the API resource indicator, e.g. https://api.bookstore.example",
         )
     })?;
+    let base_url = non_empty(&env, "BASE_URL").unwrap_or_else(|| "http://localhost:3000".into());
     let base_url = http_url(
         "BASE_URL",
-        &std::env::var("BASE_URL").unwrap_or_default(),
+        &base_url,
         "Set it to the Bookstore's address, e.g. http://localhost:3000",
     )?;
     let logto = LogtoClient::builder(config).build()?;
