@@ -27,7 +27,7 @@ const READ_BOOKS: &str = "read:books";
 enum M2mError {
     #[error(transparent)]
     Setting(#[from] SettingError),
-    #[error("Logto gave no token: {}", error_chain(.0))]
+    #[error("Logto gave no token: {}{}", error_chain(.0), hint(.0))]
     Logto(#[from] LogtoError),
     #[error("the Bookstore did not answer: {}", error_chain(.0))]
     Bookstore(#[from] reqwest::Error),
@@ -36,6 +36,17 @@ enum M2mError {
         status: StatusCode,
         explanation: String,
     },
+}
+
+/// What to check when Logto refuses the grant.
+fn hint(error: &LogtoError) -> &'static str {
+    if error.is_invalid_client() {
+        " (check LOGTO_M2M_APP_ID and LOGTO_M2M_APP_SECRET)"
+    } else if error.is_invalid_target() {
+        " (the first of LOGTO_RESOURCES must be an API resource registered in Logto)"
+    } else {
+        ""
+    }
 }
 
 /// What `/api/books` answers, and the RFC 6750 error body of a refusal.

@@ -682,6 +682,28 @@ async fn m2m_explains_the_403_when_the_app_s_roles_lack_read_books() {
 }
 
 #[tokio::test]
+async fn m2m_names_the_credentials_when_logto_refuses_them() {
+    let app = spawn_app(Store::Cookie).await;
+    let client = MachineClient::new("bookstore-m2m", "read:books");
+    app.idp().register_machine_client(client.clone());
+    let wrong_secret = MachineClient {
+        client_secret: "not-the-secret".to_owned(),
+        ..client
+    };
+
+    let run = run_m2m_example(&app, &wrong_secret).await;
+
+    assert!(!run.succeeded);
+    let error = run.stderr.trim_end();
+    assert!(
+        error.starts_with("error: Logto gave no token: ")
+            && error.ends_with("invalid_client (check LOGTO_M2M_APP_ID and LOGTO_M2M_APP_SECRET)"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "one line: {error}");
+}
+
+#[tokio::test]
 async fn m2m_names_a_missing_setting_in_one_line() {
     let app = spawn_app(Store::Cookie).await;
     let unknown = MachineClient::new("", "read:books");
