@@ -7,13 +7,13 @@ use std::time::Duration;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 use test_support::browser::{browser, csrf_token, location, query_pairs, query_value, set_cookies};
-use test_support::idp::{Endpoint, LogoutTokenSpec, TestIdp, TestUser};
+use test_support::idp::{Endpoint, LogoutTokenSpec, MachineClient, TestIdp, TestUser};
 use test_support::process::{ServerProcess, Started, example_binary, spare_port};
 use test_support::redis::TestRedis;
 use test_support::{Store, for_both_stores, init_logging};
 use url::Url;
 
-use crate::helpers::{APP_ID, APP_SECRET, registered_client};
+use crate::helpers::{API_RESOURCE, APP_ID, APP_SECRET, TestApp, registered_client, spawn_app};
 
 /// What the example's session secret is in these tests (64 bytes or more, like the app's).
 const SESSION_SECRET: &str =
@@ -608,4 +608,112 @@ fn assert_sent_to_end_session(example: &Example, signed_out: &reqwest::Response)
     );
     assert!(query_value(&query, "id_token_hint").is_some_and(|hint| !hint.is_empty()));
     end_session
+}
+
+/// What `examples/m2m.rs` printed and how it ended.
+struct M2mRun {
+    succeeded: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `examples/m2m.rs` against the Bookstore `app` as the M2M app `client` of its IdP.
+async fn run_m2m_example(app: &TestApp, client: &MachineClient) -> M2mRun {
+    let root = test_support::package_root();
+    let source = root.join("examples/m2m.rs");
+    let client_crate = root.join("crates/logto-client/src");
+    let binary = example_binary("m2m", &[&source, &client_crate]);
+    let output = tokio::process::Command::new(binary)
+        .env_clear()
+        .env("LOGTO_ENDPOINT", app.idp().endpoint())
+        .env("LOGTO_RESOURCES", API_RESOURCE)
+        .env("LOGTO_M2M_APP_ID", &client.client_id)
+        .env("LOGTO_M2M_APP_SECRET", &client.client_secret)
+        .env("BASE_URL", &app.address)
+        .output()
+        .await
+        .expect("the example runs");
+    M2mRun {
+        succeeded: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn m2m_lists_the_books_with_a_client_credentials_token() {
+    let app = spawn_app(Store::Cookie).await;
+    let client = MachineClient::new("bookstore-m2m", "read:books write:books");
+    app.idp().register_machine_client(client.clone());
+
+    let run = run_m2m_example(&app, &client).await;
+
+    assert!(run.succeeded, "{}", run.stderr);
+    let titles: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(titles.len(), 4, "the whole shelf: {}", run.stdout);
+    assert!(titles.contains(&"Botchan"), "{titles:?}");
+    assert_eq!(
+        run.stderr.trim(),
+        "granted scopes: read:books",
+        "only the scope asked for"
+    );
+    assert_eq!(app.idp().client_credentials_grant_count(), 1);
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(!output.contains("eyJ"), "no JWT printed: {output}");
+}
+
+#[tokio::test]
+async fn m2m_explains_the_403_when_the_app_s_roles_lack_read_books() {
+    let app = spawn_app(Store::Cookie).await;
+    let client = MachineClient::new("bookstore-m2m", "write:books");
+    app.idp().register_machine_client(client.clone());
+
+    let run = run_m2m_example(&app, &client).await;
+
+    assert!(!run.succeeded);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        "granted scopes: none\n\
+         error: the Bookstore answered 403 Forbidden: insufficient_scope \
+         (the access token lacks the scope read:books): give the M2M app a role that holds read:books\n",
+        "Logto drops a scope the app's roles lack; the API refuses the token"
+    );
+}
+
+#[tokio::test]
+async fn m2m_names_the_credentials_when_logto_refuses_them() {
+    let app = spawn_app(Store::Cookie).await;
+    let client = MachineClient::new("bookstore-m2m", "read:books");
+    app.idp().register_machine_client(client.clone());
+    let wrong_secret = MachineClient {
+        client_secret: "not-the-secret".to_owned(),
+        ..client
+    };
+
+    let run = run_m2m_example(&app, &wrong_secret).await;
+
+    assert!(!run.succeeded);
+    let error = run.stderr.trim_end();
+    assert!(
+        error.starts_with("error: Logto gave no token: ")
+            && error.ends_with("invalid_client (check LOGTO_M2M_APP_ID and LOGTO_M2M_APP_SECRET)"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "one line: {error}");
+}
+
+#[tokio::test]
+async fn m2m_names_a_missing_setting_in_one_line() {
+    let app = spawn_app(Store::Cookie).await;
+    let unknown = MachineClient::new("", "read:books");
+
+    let run = run_m2m_example(&app, &unknown).await;
+
+    assert!(!run.succeeded);
+    assert_eq!(
+        run.stderr,
+        "error: LOGTO_M2M_APP_ID is not set. Copy it from your machine-to-machine app in the Logto Console\n"
+    );
+    assert_eq!(app.idp().client_credentials_grant_count(), 0);
 }
