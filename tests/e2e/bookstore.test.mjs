@@ -25,6 +25,8 @@ const CHROMIUM_ARGS = [
 const USERS = {
   alice: { username: 'alice', password: 'alice-password', name: 'Alice Liddell' },
   bob: { username: 'bob', password: 'bob-password', name: 'Bob Builder' },
+  // No role, so no permission on the Bookstore API (Logto's RBAC).
+  carol: { username: 'carol', password: 'carol-password', name: 'Carol Newcomer' },
 };
 
 let stack;
@@ -366,6 +368,21 @@ for (const store of ['cookie', 'redis']) {
 
       await page.waitForURL(`${app()}/books`);
       await assert.doesNotReject(page.getByText('Botchan').waitFor());
+      await context.close();
+    });
+
+    test('the shelf comes through the API, and a reader without read:books is told why', async () => {
+      const { context, page, appErrors } = await newVisitor(app());
+      await page.goto(`${app()}/books`);
+      await signInAtIdp(page, USERS.carol);
+      await page.waitForURL(`${app()}/books`);
+
+      const notice = page.getByRole('status');
+      await assert.doesNotReject(notice.waitFor());
+      assert.match(await notice.innerText(), /read:books/);
+      assert.equal(await page.getByText('Botchan').count(), 0, 'no book without the permission');
+      await screenshot(page, `${store}-4-books-not-permitted`);
+      assert.deepEqual(appErrors, []);
       await context.close();
     });
 
