@@ -235,27 +235,11 @@ async fn no_such_api_route() -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use actix_web::cookie::Key;
     use actix_web::test::{TestRequest, call_service, init_service, read_body_json};
     use actix_web::{App, HttpResponse};
-    use logto_client::LogtoConfig;
-    use url::Url;
 
     use super::*;
-
-    fn auth() -> LogtoAuth {
-        let config = LogtoConfig::new(
-            Url::parse("http://127.0.0.1:9/").unwrap(),
-            "app".to_owned(),
-            "secret".to_owned().into(),
-            Url::parse("http://localhost:3000/callback").unwrap(),
-            Url::parse("http://localhost:3000/").unwrap(),
-        );
-        LogtoAuth::builder(config)
-            .cookie_store(Key::generate())
-            .build()
-            .unwrap()
-    }
+    use crate::scope::tests::auth;
 
     async fn caller(caller: ApiUser) -> HttpResponse {
         HttpResponse::Ok().body(caller.claims().sub.clone())

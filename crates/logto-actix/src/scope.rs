@@ -141,7 +141,7 @@ async fn with_auth(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use actix_web::cookie::Key;
     use actix_web::http::StatusCode;
     use actix_web::http::header::{ALLOW, LOCATION, SET_COOKIE};
@@ -154,7 +154,7 @@ mod tests {
     use crate::{AuthError, MaybeUser, SignedInUser};
 
     /// Sign-in with the cookie store, against a Logto that nothing here needs to reach.
-    fn auth() -> LogtoAuth {
+    pub(crate) fn auth() -> LogtoAuth {
         let config = LogtoConfig::new(
             Url::parse("http://127.0.0.1:9/").unwrap(),
             "app".to_owned(),
