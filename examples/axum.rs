@@ -1,6 +1,8 @@
 //! Logto sign-in in an axum 0.8 app, on `logto-client` alone: a home page, a protected page, a
 //! profile page with the user's claims from Logto's userinfo endpoint, sign-out (a confirmation
-//! page and a CSRF-checked POST) and back-channel logout.
+//! page and a CSRF-checked POST) and back-channel logout. And the other half, an API for
+//! Logto access tokens: `GET /api/books` needs a token for the API resource (the first of
+//! `LOGTO_RESOURCES`) with `read:books`.
 //!
 //! - The signed-in session lives server-side in tower-sessions' `MemoryStore` (sign-out deletes
 //!   it; the cookie holds only its random id). Every read goes through
@@ -9,6 +11,10 @@
 //!   anonymous visitors create no server-side state.
 //! - Access tokens come from [`SessionGuard::tokens`]: refreshed once at a time per session,
 //!   never losing a rotated refresh token.
+//! - The API sits outside the session layer (no cookie, no session): the [`BooksReader`]
+//!   extractor hands the `Authorization` header to [`LogtoClient::authorize_bearer`], and a
+//!   refusal is answered the RFC 6750 way with what [`BearerError`] says (status,
+//!   `WWW-Authenticate`, JSON body).
 //!
 //! It reads the Bookstore's settings (`.env.example`), Logto's and the session lifetimes
 //! through logto-client, as the Bookstore does and with its messages:
@@ -31,12 +37,13 @@ use std::sync::Arc;
 
 use axum::extract::{Form, FromRef, FromRequestParts, OptionalFromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Router, serve};
+use axum::{Json, Router, serve};
 use axum_extra::extract::PrivateCookieJar;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite};
+use logto_client::api::{ApiClaims, ApiRequirement, BearerError};
 use logto_client::return_to::safe_return_to;
 use logto_client::session::{
     BackchannelError, Checked, CookieBudget, MAX_COOKIE_BYTES, MemoryRecords, SessionData,
@@ -410,6 +417,80 @@ async fn backchannel_logout(
     Ok([(header::CACHE_CONTROL, "no-store")])
 }
 
+/// The permission `GET /api/books` requires.
+const READ_BOOKS: &str = "read:books";
+
+/// What the API routes need: the client that verifies tokens, and what `/api/books` requires.
+#[derive(Clone)]
+struct ApiState {
+    client: Arc<LogtoClient>,
+    books: ApiRequirement,
+}
+
+/// A caller of `GET /api/books`: its bearer token is for the API resource and grants
+/// `read:books`. Anyone else gets the RFC 6750 answer of [`ApiRefusal`].
+struct BooksReader(ApiClaims);
+
+impl FromRequestParts<ApiState> for BooksReader {
+    type Rejection = ApiRefusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiRefusal> {
+        let authorization = match parts.headers.get(header::AUTHORIZATION) {
+            None => None,
+            // Only a header of visible ASCII can hold a bearer token.
+            Some(value) => Some(value.to_str().map_err(|_| BearerError::MalformedHeader)?),
+        };
+        let claims = state
+            .client
+            .authorize_bearer(authorization, &state.books)
+            .await?;
+        Ok(Self(claims))
+    }
+}
+
+/// A refused API request: JSON `{"error", "error_description"}` with the status and
+/// `WWW-Authenticate` challenge that logto-client's [`BearerError`] gives, never a page.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct ApiRefusal(#[from] BearerError);
+
+impl IntoResponse for ApiRefusal {
+    fn into_response(self) -> Response {
+        let Self(error) = self;
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // The message names no token: logto-client keeps it out of the error.
+        if status.is_server_error() {
+            log::error!(
+                "API request not checked ({status}): {}",
+                error_chain(&error)
+            );
+        } else {
+            log::info!("API request refused ({status}): {}", error_chain(&error));
+        }
+        let mut response = (status, Json(error.body())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // logto-client quotes only characters a header may hold.
+        if let Some(challenge) = error.www_authenticate()
+            && let Ok(challenge) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// `GET /api/books` (`read:books`): the shelf, as JSON.
+async fn list_books(BooksReader(caller): BooksReader) -> Response {
+    let caller_kind = if caller.is_app() { "app" } else { "user" };
+    log::info!("GET /api/books by {caller_kind} {}", caller.sub);
+    let books = serde_json::json!({
+        "books": [{ "title": "Botchan" }, { "title": "Kokoro" }, { "title": "Rashomon" }],
+    });
+    ([(header::CACHE_CONTROL, "no-store")], Json(books)).into_response()
+}
+
 /// A page that no cache keeps: most show who is signed in.
 fn page(title: &str, body: &str) -> Response {
     let html = format!("<!doctype html><title>{title}</title><h1>{title}</h1>{body}");
@@ -501,10 +582,13 @@ async fn main() -> Result<(), StartupError> {
     dotenvy::dotenv().ok();
     env_logger::init_from_env(env_logger::Env::default().default_filter_or("info"));
     let settings = settings()?;
-    let client =
-        LogtoClient::new(settings.logto).map_err(|error| StartupError(error_chain(&error)))?;
+    // The API resource this app's API serves: the first of LOGTO_RESOURCES, as in the Bookstore.
+    let api_resource = settings.logto.resources.first().cloned();
+    let client = Arc::new(
+        LogtoClient::new(settings.logto).map_err(|error| StartupError(error_chain(&error)))?,
+    );
     let records = MemoryRecords::new(settings.lifetimes.absolute);
-    let guard = SessionGuard::new(Arc::new(client), records, settings.lifetimes);
+    let guard = SessionGuard::new(Arc::clone(&client), records, settings.lifetimes);
     let idle = settings
         .lifetimes
         .idle
@@ -521,7 +605,7 @@ async fn main() -> Result<(), StartupError> {
         key: settings.key,
         secure: settings.secure,
     };
-    let app = Router::new()
+    let pages = Router::new()
         .route("/", get(home))
         .route("/private", get(private))
         .route("/profile", get(profile))
@@ -535,6 +619,21 @@ async fn main() -> Result<(), StartupError> {
             axum::routing::post(backchannel_logout),
         )
         .with_state(state);
+    // The API: outside the session layer, with its own state. Without an API resource no
+    // token can be for it, so it is not offered.
+    let app = match api_resource {
+        Some(resource) => {
+            let books = ApiRequirement::resource(resource).with_scopes([READ_BOOKS]);
+            let api = Router::new()
+                .route("/api/books", get(list_books))
+                .with_state(ApiState { client, books });
+            pages.merge(api)
+        }
+        None => {
+            log::warn!("LOGTO_RESOURCES is empty: GET /api/books is not offered");
+            pages
+        }
+    };
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -1,7 +1,8 @@
 #!/bin/sh
 # One-shot provisioning for `docker compose up` (DEMO ONLY): waits until Logto has seeded its
-# database, registers the Bookstore application and a demo user (provision.sql), then prints
-# where to sign in and with what. Safe to run again: existing rows are kept as they are.
+# database, registers the Bookstore application, a demo user, the Bookstore's API resource with
+# read:books in roles for the user and for an M2M app, and that M2M app (provision.sql), then
+# prints where to sign in and with what. Safe to run again: existing rows are kept as they are.
 #
 # The compose service `provision` runs it in the postgres:17-alpine image (for psql):
 #   sh /provision/provision.sh
@@ -10,6 +11,8 @@
 #   POSTGRES_PASSWORD                   the superuser's password (or PGPASSWORD)
 #   LOGTO_APP_ID, LOGTO_APP_SECRET      the application to create
 #   DEMO_USERNAME, DEMO_PASSWORD, DEMO_PASSWORD_HASH   the demo user (Argon2i hash)
+#   LOGTO_M2M_APP_ID, LOGTO_M2M_APP_SECRET   the machine-to-machine app to create
+#   API_RESOURCE                        the API resource's indicator (https://api.bookstore.example)
 #   BASE_URL                            the app's public origin (redirect URIs)
 #   LOGTO_ENDPOINT, LOGTO_ADMIN_ENDPOINT   only printed
 #   PROVISION_TIMEOUT_SECONDS (600), PROVISION_POLL_SECONDS (2)   how long, how often to wait
@@ -27,11 +30,13 @@ export PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGCONNECT_TIMEOUT
 
 BASE_URL=${BASE_URL:-http://localhost:3000}
 BASE_URL=${BASE_URL%/}
+API_RESOURCE=${API_RESOURCE:-https://api.bookstore.example}
 timeout=${PROVISION_TIMEOUT_SECONDS:-600}
 poll=${PROVISION_POLL_SECONDS:-2}
 
 missing=""
-for name in LOGTO_APP_ID LOGTO_APP_SECRET DEMO_USERNAME DEMO_PASSWORD DEMO_PASSWORD_HASH; do
+for name in LOGTO_APP_ID LOGTO_APP_SECRET LOGTO_M2M_APP_ID LOGTO_M2M_APP_SECRET \
+    DEMO_USERNAME DEMO_PASSWORD DEMO_PASSWORD_HASH; do
   eval "value=\${$name:-}"
   [ -n "$value" ] || missing="$missing $name"
 done
@@ -65,6 +70,9 @@ psql -X -w -q -v ON_ERROR_STOP=1 \
   -v base_url="$BASE_URL" \
   -v username="$DEMO_USERNAME" \
   -v password_hash="$DEMO_PASSWORD_HASH" \
+  -v api_resource="$API_RESOURCE" \
+  -v m2m_app_id="$LOGTO_M2M_APP_ID" \
+  -v m2m_app_secret="$LOGTO_M2M_APP_SECRET" \
   -f "$here/provision.sql"
 
 cat <<EOF
@@ -79,5 +87,10 @@ provision: done. The app starts next; once it is up (docker compose ps: healthy)
   Logto              ${LOGTO_ENDPOINT:-http://localhost:3001}
   Logto Console      ${LOGTO_ADMIN_ENDPOINT:-http://localhost:3002}   (first visit: create an admin)
   Application        $LOGTO_APP_ID (Traditional web), redirect URI $BASE_URL/callback
+  API resource       $API_RESOURCE, permission read:books (role "Reader", given to $DEMO_USERNAME)
+  M2M application    $LOGTO_M2M_APP_ID (role "Reader app"): the Bookstore's API from a script,
+    LOGTO_ENDPOINT=${LOGTO_ENDPOINT:-http://localhost:3001} LOGTO_RESOURCES=$API_RESOURCE \\
+    LOGTO_M2M_APP_ID=$LOGTO_M2M_APP_ID LOGTO_M2M_APP_SECRET=$LOGTO_M2M_APP_SECRET \\
+    BASE_URL=$BASE_URL cargo run --example m2m
 ==========================================================================================
 EOF

@@ -7,7 +7,9 @@ use std::time::Duration;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
 use test_support::browser::{browser, csrf_token, location, query_pairs, query_value, set_cookies};
-use test_support::idp::{Endpoint, LogoutTokenSpec, MachineClient, TestIdp, TestUser};
+use test_support::idp::{
+    AccessTokenSpec, Endpoint, LogoutTokenSpec, MachineClient, TestIdp, TestUser,
+};
 use test_support::process::{ServerProcess, Started, example_binary, spare_port};
 use test_support::redis::TestRedis;
 use test_support::{Store, for_both_stores, init_logging};
@@ -511,6 +513,103 @@ async fn axum_the_profile_page_refreshes_the_access_token_once_for_concurrent_re
         example.idp.refresh_grant_count(),
         1,
         "the refreshed token is kept"
+    );
+}
+
+/// The axum example with its API on: `LOGTO_RESOURCES` names the API resource.
+async fn start_axum_api() -> Example {
+    start_example_with("axum", |_| {
+        vec![("LOGTO_RESOURCES", API_RESOURCE.to_owned())]
+    })
+    .await
+}
+
+/// `GET /api/books` of `example`, with `Authorization: Bearer <token>` when there is one.
+async fn get_books(example: &Example, token: Option<&str>) -> Response {
+    let mut request = reqwest::Client::new().get(format!("{}/api/books", example.address));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("the API answers")
+}
+
+/// The `WWW-Authenticate` header of an answer.
+fn challenge(response: &Response) -> String {
+    let header = response.headers().get(reqwest::header::WWW_AUTHENTICATE);
+    let header = header.expect("a WWW-Authenticate header");
+    header.to_str().expect("ASCII").to_owned()
+}
+
+#[tokio::test]
+async fn axum_the_api_lists_the_books_for_a_user_s_or_an_app_s_token_with_read_books() {
+    let example = start_axum_api().await;
+    let tokens = [
+        AccessTokenSpec::user("user_alice", API_RESOURCE).with_scope("read:books"),
+        AccessTokenSpec::app("bookstore-m2m", API_RESOURCE).with_scope("read:books write:books"),
+    ]
+    .map(|spec| example.idp.access_token(&spec));
+
+    for token in tokens {
+        let response = get_books(&example, Some(&token)).await;
+
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(set_cookies(&response).is_empty(), "no session for the API");
+        let shelf: serde_json::Value = response.json().await.expect("JSON");
+        let titles = shelf["books"].as_array().expect("a list of books");
+        assert!(
+            titles.iter().any(|book| book["title"] == "Botchan"),
+            "{shelf}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn axum_the_api_answers_401_without_a_token_and_invalid_token_for_a_bad_one() {
+    let example = start_axum_api().await;
+
+    let anonymous = get_books(&example, None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&anonymous), "Bearer", "no error without a token");
+    let body: serde_json::Value = anonymous.json().await.expect("JSON, never a page");
+    assert_eq!(body["error"], "unauthorized");
+
+    let for_another_api = example.idp.access_token(
+        &AccessTokenSpec::user("user_alice", "https://other-api.example").with_scope("read:books"),
+    );
+    for bad_token in ["not-a-token", for_another_api.as_str()] {
+        let response = get_books(&example, Some(bad_token)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            challenge(&response).starts_with(r#"Bearer error="invalid_token""#),
+            "{}",
+            challenge(&response)
+        );
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        assert_eq!(body["error"], "invalid_token");
+    }
+}
+
+#[tokio::test]
+async fn axum_the_api_answers_403_insufficient_scope_to_a_token_without_read_books() {
+    let example = start_axum_api().await;
+    let token = example
+        .idp
+        .access_token(&AccessTokenSpec::user("user_carol", API_RESOURCE).with_scope("write:books"));
+
+    let response = get_books(&example, Some(&token)).await;
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let challenge = challenge(&response);
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_scope""#)
+            && challenge.ends_with(r#"scope="read:books""#),
+        "{challenge}"
+    );
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"], "insufficient_scope");
+    assert_eq!(
+        body["error_description"],
+        "the access token lacks the scope read:books"
     );
 }
 

@@ -166,10 +166,35 @@ const startProvision = (overrides = {}) => {
 
 const running = (run) => run.child.exitCode === null && run.child.signalCode === null;
 
-const snapshot = () => ({
-  applications: sqlCommand('logto', 'SELECT coalesce(json_agg(t ORDER BY id), \'[]\') FROM applications t'),
-  users: sqlCommand('logto', 'SELECT coalesce(json_agg(t ORDER BY id), \'[]\') FROM users t'),
-});
+/** Every table provisioning writes, as JSON rows. */
+const provisionedTables = [
+  'applications',
+  'application_secrets',
+  'users',
+  'resources',
+  'scopes',
+  'roles',
+  'roles_scopes',
+  'users_roles',
+  'applications_roles',
+];
+
+const rows = (table) =>
+  JSON.parse(sqlCommand('logto', `SELECT coalesce(json_agg(t ORDER BY t), '[]') FROM ${table} t`));
+
+const snapshot = () => Object.fromEntries(provisionedTables.map((table) => [table, JSON.stringify(rows(table))]));
+
+/** The scope names a query's roles grant on `indicator`, sorted. */
+const grantedScopes = (query, indicator) =>
+  sqlCommand(
+    'logto',
+    `SELECT coalesce(string_agg(DISTINCT sc.name, ' ' ORDER BY sc.name), '')
+     FROM (${query}) holder
+       JOIN roles_scopes rs ON rs.role_id = holder.role_id
+       JOIN scopes sc ON sc.id = rs.scope_id
+       JOIN resources r ON r.id = sc.resource_id
+     WHERE r.indicator = '${indicator}'`,
+  );
 
 describe('deploy/provision against PostgreSQL with Logto-shaped tables', () => {
   before(() => startPostgres(demoEnv.POSTGRES_PASSWORD));
@@ -205,7 +230,7 @@ describe('deploy/provision against PostgreSQL with Logto-shaped tables', () => {
   });
 
   test('created a Traditional web app with the redirect URIs, and an Argon2i demo user', async () => {
-    const [app] = JSON.parse(snapshot().applications);
+    const app = rows('applications').find(({ id }) => id === demoEnv.LOGTO_APP_ID);
     assert.equal(app.tenant_id, 'default');
     assert.equal(app.id, demoEnv.LOGTO_APP_ID);
     assert.equal(app.secret, demoEnv.LOGTO_APP_SECRET);
@@ -225,19 +250,86 @@ describe('deploy/provision against PostgreSQL with Logto-shaped tables', () => {
     assert.equal(await argon2Verify({ password: demoEnv.DEMO_PASSWORD, hash: user.password_encrypted }), true);
   });
 
+  test('created the API resource with read:books, a user role for the demo user and an M2M app with an M2M role', () => {
+    const apiResource = serviceEnvironment(provisionService).API_RESOURCE;
+    assert.equal(apiResource, 'https://api.bookstore.example', 'the indicator README names');
+    const [resource] = rows('resources');
+    assert.equal(resource.tenant_id, 'default');
+    assert.equal(resource.indicator, apiResource);
+    assert.equal(resource.is_default, false, 'token requests must name the resource');
+    assert.deepEqual(rows('scopes').map(({ name, resource_id }) => [name, resource_id]), [['read:books', resource.id]]);
+
+    const roles = Object.fromEntries(rows('roles').map((role) => [role.name, role]));
+    assert.deepEqual(Object.keys(roles).sort(), ['Reader', 'Reader app']);
+    assert.equal(roles.Reader.type, 'User');
+    assert.equal(roles['Reader app'].type, 'MachineToMachine');
+
+    const userRoles = `SELECT ur.role_id FROM users_roles ur JOIN users u ON u.id = ur.user_id
+                       WHERE u.username = '${demoEnv.DEMO_USERNAME}'`;
+    assert.equal(grantedScopes(userRoles, apiResource), 'read:books', "the demo user's roles");
+
+    const m2m = rows('applications').find(({ id }) => id === demoEnv.LOGTO_M2M_APP_ID);
+    assert.ok(m2m, 'the M2M app exists');
+    assert.equal(m2m.tenant_id, 'default');
+    assert.equal(m2m.type, 'MachineToMachine');
+    assert.equal(m2m.secret, demoEnv.LOGTO_M2M_APP_SECRET);
+    assert.deepEqual(m2m.oidc_client_metadata, { redirectUris: [], postLogoutRedirectUris: [] });
+    assert.deepEqual(
+      rows('application_secrets').map(({ application_id, value, expires_at }) => [application_id, value, expires_at]),
+      [[demoEnv.LOGTO_M2M_APP_ID, demoEnv.LOGTO_M2M_APP_SECRET, null]],
+    );
+    const appRoles = `SELECT role_id FROM applications_roles WHERE application_id = '${demoEnv.LOGTO_M2M_APP_ID}'`;
+    assert.equal(grantedScopes(appRoles, apiResource), 'read:books', "the M2M app's roles");
+    const webAppRoles = `SELECT role_id FROM applications_roles WHERE application_id = '${demoEnv.LOGTO_APP_ID}'`;
+    assert.equal(grantedScopes(webAppRoles, apiResource), '', 'the web app gets no M2M role');
+  });
+
+  test('keeps an API resource made in the Console first, and gives its read:books to the roles', async () => {
+    // The rows without their creation times, which the re-run at the end renews.
+    const timeless = () =>
+      provisionedTables.map((table) => rows(table).map(({ created_at: _created, ...row }) => row));
+    const before = timeless();
+    try {
+      for (const table of ['applications_roles', 'users_roles', 'roles_scopes', 'roles', 'scopes', 'resources']) {
+        sqlCommand('logto', `DELETE FROM ${table}`);
+      }
+      sqlCommand(
+        'logto',
+        `INSERT INTO resources (tenant_id, id, name, indicator)
+         VALUES ('default', 'consoleMadeId01', 'Made in the Console', 'https://api.bookstore.example')`,
+      );
+      const { code, stdout, stderr } = await startProvision().done;
+      assert.equal(code, 0, `provision failed:\n${stdout}${stderr}`);
+      assert.deepEqual(rows('resources').map(({ id }) => id), ['consoleMadeId01']);
+      assert.deepEqual(rows('scopes').map(({ resource_id }) => resource_id), ['consoleMadeId01']);
+      const userRoles = `SELECT ur.role_id FROM users_roles ur JOIN users u ON u.id = ur.user_id`;
+      assert.equal(grantedScopes(userRoles, 'https://api.bookstore.example'), 'read:books');
+    } finally {
+      for (const table of ['applications_roles', 'users_roles', 'roles_scopes', 'roles', 'scopes', 'resources']) {
+        sqlCommand('logto', `DELETE FROM ${table}`);
+      }
+      const { code, stdout, stderr } = await startProvision().done;
+      assert.equal(code, 0, `provision failed:\n${stdout}${stderr}`);
+    }
+    assert.deepEqual(timeless(), before, 'back as the first run left them');
+  });
+
   test('runs again without error, duplicate or change', async () => {
     const before = snapshot();
     const { code, stdout, stderr } = await startProvision().done;
     assert.equal(code, 0, `second run failed:\n${stdout}${stderr}`);
     assert.deepEqual(snapshot(), before);
-    assert.equal(JSON.parse(before.applications).length, 1);
+    assert.equal(JSON.parse(before.applications).length, 2, 'the web app and the M2M app');
     assert.equal(JSON.parse(before.users).length, 1);
+    assert.equal(JSON.parse(before.roles_scopes).length, 2);
   });
 
   test('refuses, and changes nothing, when .env.demo no longer matches the rows', async () => {
     const before = snapshot();
     for (const overrides of [
       { LOGTO_APP_SECRET: 'another-secret' },
+      { LOGTO_M2M_APP_SECRET: 'another-m2m-secret' },
+      { API_RESOURCE: 'https://another-api.example' },
       { DEMO_PASSWORD_HASH: '$argon2i$v=19$m=8192,t=8,p=1$c29tZXNhbHRzb21lc2FsdA$WBl8mhQxSyNaaoj6ddbM3kqjXw1pqcwYn/NfOA6AOE8' },
     ]) {
       const { code, stdout, stderr } = await startProvision(overrides).done;

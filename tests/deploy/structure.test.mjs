@@ -123,6 +123,22 @@ describe('docker-compose.yml', () => {
     const env = serviceEnvironment(provision);
     assert.deepEqual([env.PGHOST, env.PGUSER, env.PGDATABASE], ['postgres', 'postgres', 'logto']);
     assert.equal(provision.depends_on?.postgres?.condition, 'service_healthy');
+    assert.equal(env.API_RESOURCE, 'https://api.bookstore.example', 'the API resource README names');
+  });
+
+  test('provision.sql creates the API resource, read:books, a user role, an M2M app and its M2M role', () => {
+    const sql = readRepoFile('deploy', 'provision', 'provision.sql');
+    for (const table of ['resources', 'scopes', 'roles', 'roles_scopes', 'users_roles', 'applications_roles', 'application_secrets']) {
+      assert.match(sql, new RegExp(`INSERT INTO ${table} \\(`), `inserts into ${table}`);
+    }
+    assert.match(sql, /'read:books'/);
+    assert.match(sql, /'MachineToMachine'/);
+    assert.match(sql, /:'api_resource'/);
+    assert.match(sql, /:'m2m_app_id'/);
+    assert.match(sql, /:'m2m_app_secret'/);
+    const script = readRepoFile('deploy', 'provision', 'provision.sh');
+    assert.match(script, /LOGTO_M2M_APP_ID LOGTO_M2M_APP_SECRET/, 'refuses to run without the M2M credentials');
+    assert.match(script, /-v api_resource="\$API_RESOURCE"/);
   });
 
   test('app: built here, Redis sessions, internal Logto endpoint, waits for provisioning', () => {
@@ -138,6 +154,9 @@ describe('docker-compose.yml', () => {
     assert.equal(env.BASE_URL, serviceEnvironment(provision).BASE_URL, 'redirect URIs come from BASE_URL');
     assert.equal(env.HOST, '0.0.0.0');
     assert.equal(env.PORT, '3000');
+    // /books lists the shelf through /api/books, with the user's token for the API resource.
+    assert.equal(env.LOGTO_RESOURCES, serviceEnvironment(provision).API_RESOURCE, 'the provisioned resource');
+    assert.ok(env.LOGTO_SCOPES.split(' ').includes('read:books'), 'the sign-in asks for read:books');
     assert.deepEqual(serviceEnvFiles(app), ['.env.demo']);
     assert.deepEqual(app.depends_on, {
       logto: { condition: 'service_healthy' },
@@ -168,6 +187,8 @@ describe('.env.demo', () => {
       'DB_URL',
       'LOGTO_APP_ID',
       'LOGTO_APP_SECRET',
+      'LOGTO_M2M_APP_ID',
+      'LOGTO_M2M_APP_SECRET',
       'SESSION_SECRET',
       'DEMO_USERNAME',
       'DEMO_PASSWORD',
@@ -187,6 +208,9 @@ describe('.env.demo', () => {
   test("fits Logto's columns and this app's rules", () => {
     assert.ok(demoEnv.LOGTO_APP_ID.length <= 21, 'applications.id is varchar(21)');
     assert.ok(demoEnv.LOGTO_APP_SECRET.length <= 64, 'applications.secret is varchar(64)');
+    assert.ok(demoEnv.LOGTO_M2M_APP_ID.length <= 21, 'applications.id is varchar(21)');
+    assert.ok(demoEnv.LOGTO_M2M_APP_SECRET.length <= 64, 'application_secrets.value is varchar(64)');
+    assert.notEqual(demoEnv.LOGTO_M2M_APP_ID, demoEnv.LOGTO_APP_ID, 'two applications');
     assert.match(demoEnv.DEMO_USERNAME, /^[A-Z_a-z]\w*$/, "Logto's username rule");
     assert.ok(Buffer.byteLength(demoEnv.SESSION_SECRET) >= 64, 'SESSION_SECRET needs 64 bytes');
     assert.ok(demoEnv.DEMO_PASSWORD_HASH.length <= 128, 'users.password_encrypted is varchar(128)');
@@ -200,6 +224,46 @@ describe('.env.demo', () => {
     assert.equal(await argon2Verify({ password: `${demoEnv.DEMO_PASSWORD}x`, hash: demoEnv.DEMO_PASSWORD_HASH }), false);
     // The comment next to it names the same password.
     assert.ok(text.includes(`Argon2i hash of DEMO_PASSWORD ("${demoEnv.DEMO_PASSWORD}")`));
+  });
+});
+
+describe('.env.example and the README configuration table', () => {
+  /** Every variable .env.example names, set or commented out (`# NAME=value`). */
+  const envExample = new Set(
+    [...readRepoFile('.env.example').matchAll(/^#? ?([A-Z][A-Z0-9_]*)=/gm)].map(([, name]) => name),
+  );
+  /** Every variable in the first column of README's table under "## Configuration". */
+  const readmeTable = (() => {
+    const readme = readRepoFile('README.md');
+    const section = readme.slice(readme.indexOf('\n## Configuration\n'));
+    const table = section.slice(0, section.indexOf('\n## ', 1));
+    const firstColumns = [...table.matchAll(/^\| ([^|]*) \|/gm)].map(([, cell]) => cell);
+    return new Set(firstColumns.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map(([, name]) => name)));
+  })();
+  /** Every variable the Rust code reads: names passed to env::var, env, get, lookup, non_empty. */
+  const readByCode = (() => {
+    const rustFiles = (dir) =>
+      readdirSync(repoFile(dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? rustFiles(`${dir}/${entry.name}`) : entry.name.endsWith('.rs') ? [`${dir}/${entry.name}`] : [],
+      );
+    const files = ['src', 'crates/logto-client/src', 'crates/logto-actix/src', 'examples'].flatMap(rustFiles);
+    const call = /\b(?:env::var|env|get|lookup|non_empty\(&\w+,)\s*\(?\s*"([A-Z][A-Z0-9_]+)"/g;
+    return new Set(files.flatMap((file) => [...readRepoFile(file).matchAll(call)].map(([, name]) => name)));
+  })();
+
+  test('the scan finds the settings it should (the app, logto-client, examples/m2m.rs)', () => {
+    for (const name of ['LOGTO_ENDPOINT', 'SESSION_STORE', 'TRUST_PROXY', 'LOGTO_M2M_APP_ID', 'LOGTO_M2M_APP_SECRET']) {
+      assert.ok(readByCode.has(name), `${name} not found in the code`);
+    }
+  });
+
+  test('.env.example documents every variable the code reads', () => {
+    const missing = [...readByCode].filter((name) => !envExample.has(name));
+    assert.deepEqual(missing, []);
+  });
+
+  test("README's configuration table lists the same variables as .env.example", () => {
+    assert.deepEqual([...readmeTable].sort(), [...envExample].sort());
   });
 });
 
