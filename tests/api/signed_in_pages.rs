@@ -21,7 +21,7 @@ async fn alice_in_the_book_club() -> TestApp {
 async fn the_profile_shows_verified_claims_fresh_userinfo_and_organizations() {
     let app = alice_in_the_book_club().await;
 
-    let page = app.get("/profile").await.text().await.unwrap();
+    let page = app.page_text("/profile").await;
 
     for shown in ["ID token claims", "user_alice", "org_bookclub", "Userinfo"] {
         assert!(page.contains(shown), "{shown} in {page}");
@@ -35,13 +35,7 @@ async fn the_profile_shows_verified_claims_fresh_userinfo_and_organizations() {
 
 #[tokio::test]
 async fn the_profile_links_each_organization_to_its_token_page() {
-    let page = alice_in_the_book_club()
-        .await
-        .get("/profile")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = alice_in_the_book_club().await.page_text("/profile").await;
 
     assert!(page.contains(r#"href="/organizations/org_bookclub/token""#));
 }
@@ -60,7 +54,7 @@ async fn an_organization_id_that_is_not_an_id_is_not_found() {
 async fn the_shelf_page_lists_the_books_it_gets_from_the_bookstore_api() {
     let app = signed_in_app(Store::Cookie).await;
 
-    let page = app.get("/books").await.text().await.unwrap();
+    let page = app.page_text("/books").await;
 
     assert!(page.contains("Botchan"), "{page}");
     assert_eq!(
@@ -68,7 +62,7 @@ async fn the_shelf_page_lists_the_books_it_gets_from_the_bookstore_api() {
         1,
         "the page asked Logto once for the API resource's token"
     );
-    let again = app.get("/books").await.text().await.unwrap();
+    let again = app.page_text("/books").await;
     assert!(again.contains("Botchan"));
     assert_eq!(app.idp().refresh_grant_count(), 1, "and then reuses it");
 }
@@ -96,12 +90,7 @@ async fn a_reader_whose_roles_lack_read_books_is_told_why_instead_of_the_shelf()
 async fn a_book_club_s_token_page_shows_the_club_s_shelf_from_the_api() {
     let app = signed_in_book_club_member(Store::Cookie).await;
 
-    let page = app
-        .get("/organizations/org_bookclub/token")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/organizations/org_bookclub/token").await;
 
     assert!(
         page.contains("The club&#39;s shelf") || page.contains("The club's shelf"),
@@ -117,12 +106,7 @@ async fn without_read_club_shelf_the_token_page_says_why_the_shelf_is_missing() 
         .set_user(TestUser::alice().in_organizations(&["org_bookclub"]));
     app.sign_in().await;
 
-    let page = app
-        .get("/organizations/org_bookclub/token")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text("/organizations/org_bookclub/token").await;
 
     assert!(page.contains("<code>read:club-shelf</code>"), "{page}");
     assert!(!page.contains("Botchan"), "{page}");

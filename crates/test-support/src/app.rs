@@ -279,6 +279,11 @@ impl TestApp {
         self.get_url(&format!("{}{path}", self.address)).await
     }
 
+    /// The body of `GET path`, whatever its status: for tests that read a page.
+    pub async fn page_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("the body is read")
+    }
+
     /// `method` on a path with the browser's cookies and these headers.
     pub async fn send(
         &self,
