@@ -37,6 +37,11 @@ const SIGN_IN_WORKERS = 8;
 
 const USER = { username: 'alice', password: 'alice-password', name: 'Alice Liddell' };
 const CLIENT = { id: 'bookstore-bench', secret: 'bookstore-bench-secret' };
+/** The dev IdP's machine-to-machine app (its defaults), whose token the api_books test sends. */
+const M2M_CLIENT = { id: 'bookstore-m2m', secret: 'bookstore-m2m-secret' };
+/** The Bookstore's API resource (dev/idp/api-resource.mjs) and the scope `GET /api/books` needs. */
+const API_RESOURCE = 'https://api.bookstore.example';
+const READ_BOOKS = 'read:books';
 const SESSION_COOKIE = 'bookstore_session';
 
 // The issue's targets.
@@ -267,7 +272,8 @@ async function runWrk(url, headers, { duration }) {
     url,
   ];
   const { code, output } = await runBounded('wrk', args, duration + 30);
-  wrkLog.write(`$ wrk ${args.join(' ').replace(/Cookie: \S+/, 'Cookie: …')}\n${output}\n`);
+  const shown = args.join(' ').replace(/Cookie: \S+/, 'Cookie: …').replace(/Bearer \S+/, 'Bearer …');
+  wrkLog.write(`$ wrk ${shown}\n${output}\n`);
   const json = /^BENCH_JSON (.*)$/m.exec(output)?.[1];
   if (code !== 0 || !json) throw new Error(`wrk failed (exit ${code}):\n${output}`);
   const result = JSON.parse(json);
@@ -332,6 +338,7 @@ async function main() {
     cookie: `http://127.0.0.1:${await freePort()}`,
     redis: `http://127.0.0.1:${await freePort()}`,
     baseline: `http://127.0.0.1:${await freePort()}`,
+    api: `http://127.0.0.1:${await freePort()}`,
   };
   const idp = start('idp', process.execPath, ['dev/idp/server.mjs'], {
     IDP_PORT: new URL(origins.idp).port,
@@ -362,6 +369,22 @@ async function main() {
     app.url = origins[store];
     apps[store] = app;
   }
+  // A third app with the API mounted (LOGTO_RESOURCES), so that the two above sign in exactly
+  // as before: asking for a resource would change their sign-ins and session cookies.
+  const apiApp = start('app-api', APP_BINARY, [], {
+    HOST: '127.0.0.1',
+    PORT: new URL(origins.api).port,
+    BASE_URL: origins.api,
+    LOGTO_ENDPOINT: origins.idp,
+    LOGTO_APP_ID: CLIENT.id,
+    LOGTO_APP_SECRET: CLIENT.secret,
+    LOGTO_RESOURCES: API_RESOURCE,
+    SESSION_STORE: 'cookie',
+    SESSION_SECRET: 'bench-only-session-secret-'.repeat(3),
+    RUST_LOG: 'warn',
+  });
+  await waitForHttp(`${origins.api}/readyz`, apiApp);
+  apiApp.url = origins.api;
   const baseline = start('baseline', BASELINE_BINARY, [], { PORT: new URL(origins.baseline).port });
   await waitForHttp(`${origins.baseline}/`, baseline);
   baseline.url = origins.baseline;
@@ -376,17 +399,17 @@ async function main() {
 
   /**
    * One wrk test: `reps` times app then baseline (A B A B), so drift is shared. Both get the
-   * same request. Checks every run for errors and that each response had the size of the
+   * same request, the app at `appPath` and the baseline at `/`, its only route. Checks every run for errors and that each response had the size of the
    * page sampled before the test (the signed-in page, say, and not an error page).
    */
-  async function loadTest(test, app, headers, expectedBytes) {
+  async function loadTest(test, app, headers, expectedBytes, appPath = '/') {
     console.log(`==> ${test}: ${options.reps} × (app, baseline), ${options.duration} s each`);
     const runs = [];
     for (let rep = 1; rep <= options.reps; rep += 1) {
       for (const [target, child] of [['app', app], ['baseline', baseline]]) {
         const before = cpuTicks(child.pid);
         const redisBefore = { cpu: cpuTicks(redis.pid), calls: redisCalls(redisPort) };
-        const result = await runWrk(`${child.url}/`, headers, options);
+        const result = await runWrk(`${child.url}${target === 'app' ? appPath : '/'}`, headers, options);
         const cpuMs = ticksToMs(cpuTicks(child.pid) - before);
         // What the request cost Redis: commands (INFO itself not counted) and CPU.
         const redisCpuMs = ticksToMs(cpuTicks(redis.pid) - redisBefore.cpu);
@@ -484,12 +507,36 @@ async function main() {
     }
   }
 
+  // --- api_books: GET /api/books with an access token of the M2M app, as examples/m2m.rs gets it.
+  const accessToken = await machineToken(origins.idp);
+  const bearer = [`Authorization: Bearer ${accessToken}`];
+  const refused = await rawGet(`${apiApp.url}/api/books`);
+  check(refused.status === 401, `api_books: GET /api/books without a token answers ${refused.status} (401 expected)`);
+  const shelfServed = async (when) => {
+    const sample = await rawGet(`${apiApp.url}/api/books`, bearer);
+    let titles = [];
+    try {
+      titles = JSON.parse(sample.text).books.map((book) => book.title);
+    } catch {
+      // Not the shelf: the check below fails.
+    }
+    check(sample.status === 200 && titles.length > 0 && titles.every((title) => typeof title === 'string'),
+      `api_books: GET /api/books with the token ${when} answers ${sample.status} and a JSON shelf of ${titles.length} books`);
+    return sample;
+  };
+  const apiSample = await shelfServed('before the test');
+  const baselineWithToken = await rawGet(`${baseline.url}/`, bearer);
+  const apiRuns = await loadTest('api_books', apiApp, bearer, {
+    app: apiSample.bytes, baseline: baselineWithToken.bytes,
+  }, '/api/books');
+  await shelfServed('after the test');
+
   const peak = { cookie: memory(apps.cookie.pid), redis: memory(apps.redis.pid), baseline: memory(baseline.pid) };
   await stopAll();
   const elapsedSeconds = (Date.now() - startedAt.getTime()) / 1000;
 
   const report = renderReport({
-    options, startedAt, elapsedSeconds, loadAverage, checks, anonRuns, authRuns, signInRuns,
+    options, startedAt, elapsedSeconds, loadAverage, checks, anonRuns, authRuns, signInRuns, apiRuns,
     redisKeysAfterAnon, anonSample, cookieBytes, idle, peak, rssSeries, startupIdpRequests,
   });
   const failed = checks.filter(({ ok }) => !ok);
@@ -504,6 +551,29 @@ async function main() {
   writeFileSync(resultFile, report.results);
   writeFileSync(path.join(repoRoot, 'BENCHMARKS.md'), report.benchmarks);
   console.log(`\n${report.summary}\nwrote ${path.relative(repoRoot, resultFile)} and BENCHMARKS.md`);
+}
+
+/**
+ * An access token for the API resource with `read:books`, from the IdP's M2M app through the
+ * client-credentials grant (`client_secret_basic`, `resource`, `scope`), as examples/m2m.rs
+ * gets it. The token is never printed.
+ */
+async function machineToken(idp) {
+  const response = await fetch(`${idp}/oidc/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${M2M_CLIENT.id}:${M2M_CLIENT.secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: API_RESOURCE, scope: READ_BOOKS }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.status !== 200 || typeof body.access_token !== 'string'
+    || !String(body.scope ?? '').split(' ').includes(READ_BOOKS)) {
+    throw new Error(`the IdP gave the M2M app no ${READ_BOOKS} token for ${API_RESOURCE}: `
+      + `${response.status} ${body.error ?? ''} ${body.error_description ?? ''}`);
+  }
+  return body.access_token;
 }
 
 /** Runs bench/sign-in-driver.mjs in its own process, bounded by its duration plus a grace period. */
@@ -576,7 +646,7 @@ function machine() {
 }
 
 function renderReport(data) {
-  const { options, startedAt, elapsedSeconds, loadAverage, checks, anonRuns, authRuns, signInRuns } = data;
+  const { options, startedAt, elapsedSeconds, loadAverage, checks, anonRuns, authRuns, signInRuns, apiRuns } = data;
   const env = machine();
   const short = options.duration < 10 || options.reps < 3;
   const repetitions = `${options.reps} repetition${options.reps === 1 ? '' : 's'}`;
@@ -595,6 +665,7 @@ function renderReport(data) {
     ['anon_home', 'GET /, no cookie (Redis store)', anonRuns],
     ['auth_home_cookie', 'GET / signed in, cookie store', authRuns.cookie],
     ['auth_home_redis', 'GET / signed in, Redis store', authRuns.redis],
+    ['api_books', 'GET /api/books with a bearer token', apiRuns],
   ].map(([test, what, runs]) => ({ test, what, runs, app: medians(runs, 'app'), base: medians(runs, 'baseline') }));
   const anonBase = pageTests[0].base;
 
@@ -692,6 +763,11 @@ function renderReport(data) {
     '|---|---|---|---|---|',
     ...pageTests.map(({ test, base }) => `| ${test} | ${fmtInt(base.rps)} | ${fmt(base.p50)} ms | ${fmt(base.p99)} ms | ${fmt(base.cpu * 1000)} µs/req |`),
     '',
+    'api_books sends `GET /api/books` with `Authorization: Bearer <token>` to a third app, started with'
+      + ` \`LOGTO_RESOURCES=${API_RESOURCE}\` so that the API is mounted; the token is the M2M app's, from`
+      + ` the IdP's client-credentials grant with \`scope=${READ_BOOKS}\` (an ES384 JWT, as examples/m2m.rs`
+      + ' gets it). The baseline gets `GET /` with the same header. No API test has a target yet.',
+    '',
     'Redis during the page tests, per app request: '
       + pageTests.map(({ test, runs }) => {
         const mine = runs.filter((run) => run.target === 'app');
@@ -732,7 +808,7 @@ function renderReport(data) {
   push(
     `At start-up, before any test, the IdP logged ${Object.entries(startup)
       .map(([request, { count }]) => `${count} × \`${request}\``).join(', ')}: `
-      + 'one discovery request is the harness waiting for the IdP, the others are the two apps loading'
+      + 'one discovery request is the harness waiting for the IdP, the others are the three apps loading'
       + ' discovery and keys once each. '
       + (signIns.some((s) => s.breakdown.rows.some((row) => /well-known|jwks/.test(row.request)))
         ? '**Discovery or keys were fetched again during the sign-in tests** (see the tables above).'
@@ -786,7 +862,8 @@ function renderReport(data) {
     '**Rerun it:** `bench/run` (about 5 minutes after the build; `bench/run --duration 1 --reps 1` is a'
       + ' quick check). It installs `wrk` and `redis-server` from Debian when missing, builds the app and'
       + ' the baseline in release mode, starts the Logto-shaped IdP (`dev/idp/`), a redis-server without'
-      + ' persistence, the app twice (cookie store, Redis store) and the baseline, all on 127.0.0.1, and'
+      + ' persistence, the app three times (cookie store, Redis store, and with the API mounted) and the'
+      + ' baseline, all on 127.0.0.1, and'
       + ' loads them from other processes. See `bench/README.md`.',
     '',
     '**For reference**, as stated in the issue and not measured here: Logto\'s official Express sample'

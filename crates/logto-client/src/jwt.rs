@@ -128,6 +128,12 @@ impl Audience {
 pub(crate) trait Claims: DeserializeOwned {
     /// The `iat` claim, when the token has one.
     fn issued_at(&self) -> Option<i64>;
+
+    /// The `exp` claim, for types whose expiry is also checked against [`Rules::now`] (the
+    /// client's clock, which tests can move; `jsonwebtoken` reads the system clock).
+    fn expires_at(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// The checks every kind of token gets; the caller fills in what differs.
@@ -195,6 +201,12 @@ pub(crate) fn decode<T: Claims>(
         .claims;
 
     let leeway = i64::try_from(rules.leeway).unwrap_or(i64::MAX);
+    if claims
+        .expires_at()
+        .is_some_and(|exp| exp.saturating_add(leeway) < rules.now)
+    {
+        return Err(TokenError::Expired);
+    }
     if claims
         .issued_at()
         .is_some_and(|iat| iat > rules.now.saturating_add(leeway))

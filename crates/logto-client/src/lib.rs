@@ -29,7 +29,7 @@ mod types;
 pub use reqwest;
 
 pub use access_token::AccessTokenClaims;
-pub use client::{LogtoClient, LogtoClientBuilder, MachineToken};
+pub use client::{DEFAULT_VERIFIED_TOKEN_CAPACITY, LogtoClient, LogtoClientBuilder, MachineToken};
 pub use config::LogtoConfig;
 pub use discovery::ProviderMetadata;
 pub use error::{LogtoError, error_chain};

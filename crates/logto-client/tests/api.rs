@@ -519,3 +519,104 @@ async fn token_endpoint_refusals_of_an_m2m_app_are_typed() {
         "{error:?}"
     );
 }
+
+/// The token with one character of its signature changed: the same header and claims.
+fn with_another_signature(token: &str) -> String {
+    let (signed, signature) = token.rsplit_once('.').expect("a JWT");
+    let first = if signature.starts_with('A') { 'B' } else { 'A' };
+    format!("{signed}.{first}{}", &signature[1..])
+}
+
+#[tokio::test]
+async fn a_cached_token_still_meets_each_routes_audience_and_scopes() {
+    let (idp, api) = setup(|_| {}).await;
+    let token =
+        bearer(&idp.access_token(
+            &AccessTokenSpec::user("user_alice", BOOKSTORE_API).with_scope(READ_BOOKS),
+        ));
+    api.authorize_bearer(Some(&token), &books())
+        .await
+        .expect("verified, and now cached");
+
+    let elsewhere = ApiRequirement::resource("https://api.elsewhere.example");
+    let error = refused(&api, Some(&token), &elsewhere).await;
+    assert!(
+        matches!(
+            error,
+            BearerError::Invalid {
+                reason: TokenError::WrongAudience,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let writer = books().with_scopes(["write:books"]);
+    let error = refused(&api, Some(&token), &writer).await;
+    assert_eq!(error.status(), 403, "{error:?}");
+    assert!(
+        matches!(&error, BearerError::InsufficientScope { missing, .. } if missing == &["write:books"]),
+        "{error:?}"
+    );
+    let shelf = ApiRequirement::organization("org_1");
+    assert_eq!(refused(&api, Some(&token), &shelf).await.status(), 401);
+    // And the first route still accepts it.
+    api.authorize_bearer(Some(&token), &books())
+        .await
+        .expect("the cached token, for its own route");
+}
+
+#[tokio::test]
+async fn a_forged_signature_is_refused_while_the_genuine_token_is_cached() {
+    let (idp, api) = setup(|_| {}).await;
+    let genuine = idp
+        .access_token(&AccessTokenSpec::user("user_alice", BOOKSTORE_API).with_scope(READ_BOOKS));
+    api.authorize_bearer(Some(&bearer(&genuine)), &books())
+        .await
+        .expect("verified, and now cached");
+
+    let forged = with_another_signature(&genuine);
+    assert_ne!(forged, genuine);
+    let error = refused(&api, Some(&bearer(&forged)), &books()).await;
+    assert!(
+        matches!(
+            error,
+            BearerError::Invalid {
+                reason: TokenError::BadSignature,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // Refused again: the failure was not cached as a success either.
+    assert_eq!(
+        refused(&api, Some(&bearer(&forged)), &books())
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn with_the_cache_off_every_request_is_verified() {
+    let (idp, config) = common::idp_and_config(APP_SECRET).await;
+    let api = LogtoClient::builder(config)
+        .verified_token_cache(0)
+        .build()
+        .expect("the client builds");
+    let token =
+        bearer(&idp.access_token(
+            &AccessTokenSpec::user("user_alice", BOOKSTORE_API).with_scope(READ_BOOKS),
+        ));
+    for _ in 0..2 {
+        api.authorize_bearer(Some(&token), &books())
+            .await
+            .expect("a genuine token with the scope");
+    }
+    let forged = with_another_signature(token.trim_start_matches("Bearer "));
+    assert_eq!(
+        refused(&api, Some(&bearer(&forged)), &books())
+            .await
+            .status(),
+        401
+    );
+}

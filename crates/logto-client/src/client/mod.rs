@@ -9,6 +9,7 @@ mod flow;
 mod machine;
 mod token_endpoint;
 mod verification;
+mod verified_tokens;
 
 use std::sync::{Arc, RwLock};
 
@@ -18,10 +19,13 @@ use crate::crypto;
 use crate::health::{LogtoHealth, ProviderHealth};
 use crate::http::Http;
 use crate::jwks::JwksCache;
+use crate::time::unix_now;
 
 use discovery_cache::Provider;
 pub use machine::MachineToken;
 use machine::MachineTokens;
+pub use verified_tokens::DEFAULT_VERIFIED_TOKEN_CAPACITY;
+use verified_tokens::VerifiedTokens;
 
 /// A Logto client for one application. Cheap to share behind an `Arc`; all state is cached.
 pub struct LogtoClient {
@@ -36,6 +40,11 @@ pub struct LogtoClient {
     health: Arc<ProviderHealth>,
     /// Machine-to-machine tokens by resource and scopes.
     machine_tokens: MachineTokens,
+    /// API access tokens that passed verification, until their `exp`
+    /// ([`LogtoClientBuilder::verified_token_cache`]).
+    verified_tokens: VerifiedTokens<verification::RawApiToken>,
+    /// Seconds since the Unix epoch; tests move it.
+    clock: fn() -> i64,
 }
 
 impl LogtoClient {
@@ -51,10 +60,11 @@ impl LogtoClient {
         LogtoClientBuilder {
             config,
             http_client: None,
+            verified_token_capacity: DEFAULT_VERIFIED_TOKEN_CAPACITY,
         }
     }
 
-    fn with_http(config: LogtoConfig, http: Http) -> Self {
+    fn with_http(config: LogtoConfig, http: Http, verified_token_capacity: usize) -> Self {
         crypto::install_jwt_crypto();
         let health = Arc::new(ProviderHealth::new(config.provider_backoff));
         Self {
@@ -66,7 +76,14 @@ impl LogtoClient {
             provider: RwLock::new(None),
             discovery: tokio::sync::Mutex::new(()),
             machine_tokens: MachineTokens::default(),
+            verified_tokens: VerifiedTokens::new(verified_token_capacity),
+            clock: unix_now,
         }
+    }
+
+    /// The clock every token check here uses: seconds since the Unix epoch.
+    fn now(&self) -> i64 {
+        (self.clock)()
     }
 
     /// Whether the discovery document and the keys are loaded: the next sign-in asks Logto
@@ -118,6 +135,7 @@ impl LogtoClient {
 pub struct LogtoClientBuilder {
     config: LogtoConfig,
     http_client: Option<reqwest::Client>,
+    verified_token_capacity: usize,
 }
 
 impl LogtoClientBuilder {
@@ -134,6 +152,19 @@ impl LogtoClientBuilder {
         self
     }
 
+    /// How many verified API access tokens [`LogtoClient::authorize_bearer`] remembers
+    /// ([`DEFAULT_VERIFIED_TOKEN_CAPACITY`] unless set; 0 turns the cache off). A token sent
+    /// again before its `exp` then skips the signature check, which costs far more than the
+    /// rest of a request; its audience and scopes are still checked against each route.
+    /// Entries are keyed by the token's SHA-256, kept until its `exp` (without leeway), and
+    /// when the cache is full the expired ones go first, then the one that expires soonest.
+    /// Only tokens that passed verification are cached. A cached token that Logto revokes
+    /// stays accepted until its `exp`, as with any JWT checked without introspection.
+    pub fn verified_token_cache(mut self, capacity: usize) -> Self {
+        self.verified_token_capacity = capacity;
+        self
+    }
+
     /// The client. Without an injected HTTP client, builds this crate's own: it fails with
     /// [`LogtoError::HttpClient`] when the TLS backend cannot start, and with
     /// [`LogtoError::NoTlsBackend`] for an `https` endpoint when no TLS feature is enabled.
@@ -142,7 +173,11 @@ impl LogtoClientBuilder {
             Some(client) => Http::injected(client, self.config.http_timeout),
             None => Http::default_for(&self.config)?,
         };
-        Ok(LogtoClient::with_http(self.config, http))
+        Ok(LogtoClient::with_http(
+            self.config,
+            http,
+            self.verified_token_capacity,
+        ))
     }
 }
 

@@ -3,6 +3,7 @@
 //! rules of each kind of token.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::LogtoClient;
 use super::discovery_cache::Provider;
@@ -14,7 +15,6 @@ use crate::api::{
 use crate::id_token::{self, IdTokenChecks, IdTokenClaims};
 use crate::jwt::{self, Audience, Claims, Rules, TokenError};
 use crate::logout_token::{LogoutTokenClaims, RawLogoutToken};
-use crate::time::unix_now;
 
 /// The kinds of JWT this client verifies; each failure is reported as its own error.
 #[derive(Clone, Copy)]
@@ -98,7 +98,7 @@ impl LogtoClient {
         };
         let (_, claims) = self.verify_jwt::<RawLogoutToken>(raw, &expected).await?;
         claims
-            .check(unix_now(), self.config.clock_leeway.as_secs())
+            .check(self.now(), self.config.clock_leeway.as_secs())
             .map_err(LogtoError::InvalidLogoutToken)
     }
 
@@ -176,7 +176,7 @@ impl LogtoClient {
             required: expected.required,
             subject: expected.subject,
             leeway: self.config.clock_leeway.as_secs(),
-            now: unix_now(),
+            now: self.now(),
         };
         let claims = jwt::decode(raw, header.alg, &key, &rules).map_err(rejected)?;
         Ok((header, claims))
@@ -184,9 +184,9 @@ impl LogtoClient {
 }
 
 /// The claims of an API access token as Logto writes them (RFC 9068), before the guard's
-/// checks.
+/// route checks (`aud`, scopes); cached once verified.
 #[derive(serde::Deserialize)]
-struct RawApiToken {
+pub(super) struct RawApiToken {
     sub: String,
     aud: Audience,
     exp: i64,
@@ -200,6 +200,10 @@ struct RawApiToken {
 impl Claims for RawApiToken {
     fn issued_at(&self) -> Option<i64> {
         self.iat
+    }
+
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.exp)
     }
 }
 
@@ -232,22 +236,16 @@ impl LogtoClient {
             reason,
             audience: requirement.audience().to_owned(),
         };
-        let expected = JwtExpectations {
-            kind: TokenKind::Access,
-            // Checked below, to tell another organization's token from a foreign one.
-            audience: None,
-            required: &["exp", "iss", "aud", "sub"],
-            subject: None,
-        };
-        let (header, token) = self
-            .verify_jwt::<RawApiToken>(raw, &expected)
+        let token = self
+            .verified_api_token(raw)
             .await
             .map_err(|error| match error {
                 LogtoError::InvalidAccessToken(reason) => invalid(reason),
                 other => BearerError::CannotVerify(other),
             })?;
-        access_token::check_type(header.typ.as_deref()).map_err(invalid)?;
 
+        // The route's own checks, on every request: a token cached for one route proves
+        // nothing about another's audience or scopes.
         if !token.aud.contains(requirement.audience()) {
             let another_organization = requirement.organization_id().is_some()
                 && audiences(&token.aud)
@@ -285,15 +283,39 @@ impl LogtoClient {
             organization_id: requirement
                 .organization_id()
                 .map(str::to_owned)
-                .or(token.organization_id),
+                .or_else(|| token.organization_id.clone()),
             audience: requirement.audience().to_owned(),
-            sub: token.sub,
-            client_id: token.client_id,
+            sub: token.sub.clone(),
+            client_id: token.client_id.clone(),
             scopes,
             expires_at: token.exp,
             issued_at: token.iat,
-            jti: token.jti,
+            jti: token.jti.clone(),
         })
+    }
+}
+
+impl LogtoClient {
+    /// The claims of `raw` once it passed every check that does not depend on the route
+    /// (signature, algorithm allowlist, `typ`, `iss`, `exp`/`nbf`): from the cache of verified
+    /// tokens while `now < exp`, else verified and then cached. Failures are not cached.
+    async fn verified_api_token(&self, raw: &str) -> Result<Arc<RawApiToken>, LogtoError> {
+        if let Some(cached) = self.verified_tokens.get(raw, self.now()) {
+            return Ok(cached);
+        }
+        let expected = JwtExpectations {
+            kind: TokenKind::Access,
+            // Checked by the route, to tell another organization's token from a foreign one.
+            audience: None,
+            required: &["exp", "iss", "aud", "sub"],
+            subject: None,
+        };
+        let (header, token) = self.verify_jwt::<RawApiToken>(raw, &expected).await?;
+        access_token::check_type(header.typ.as_deref()).map_err(LogtoError::InvalidAccessToken)?;
+        let token = Arc::new(token);
+        self.verified_tokens
+            .insert(raw, Arc::clone(&token), token.exp, self.now());
+        Ok(token)
     }
 }
 
@@ -301,5 +323,130 @@ fn audiences(audience: &Audience) -> &[String] {
     match audience {
         Audience::One(one) => std::slice::from_ref(one),
         Audience::Many(many) => many,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use secrecy::SecretString;
+    use test_support::idp::{
+        AccessTokenSpec, BOOKSTORE_API, Misbehaviour, RegisteredClient, TestIdp,
+    };
+    use url::Url;
+
+    use super::*;
+    use crate::time::unix_now;
+    use crate::{DEFAULT_VERIFIED_TOKEN_CAPACITY, LogtoConfig};
+
+    const APP: &str = "http://localhost:8000";
+
+    async fn idp_and_api(verified_token_capacity: usize) -> (TestIdp, LogtoClient) {
+        let idp = TestIdp::start(RegisteredClient {
+            client_id: "bookstore-test".to_owned(),
+            client_secret: "bookstore-test-secret".to_owned(),
+            redirect_uri: format!("{APP}/callback"),
+            post_logout_redirect_uri: format!("{APP}/"),
+        })
+        .await;
+        let config = LogtoConfig::new(
+            Url::parse(&idp.endpoint()).unwrap(),
+            "bookstore-test".to_owned(),
+            SecretString::from("bookstore-test-secret"),
+            Url::parse(&format!("{APP}/callback")).unwrap(),
+            Url::parse(&format!("{APP}/")).unwrap(),
+        );
+        let api = LogtoClient::builder(config)
+            .verified_token_cache(verified_token_capacity)
+            .build()
+            .unwrap();
+        (idp, api)
+    }
+
+    fn books() -> ApiRequirement {
+        ApiRequirement::resource(BOOKSTORE_API).with_scopes(["read:books"])
+    }
+
+    fn readers_token(idp: &TestIdp, lifetime_secs: i64) -> String {
+        let spec = AccessTokenSpec {
+            lifetime_secs,
+            ..AccessTokenSpec::user("user_alice", BOOKSTORE_API).with_scope("read:books")
+        };
+        format!("Bearer {}", idp.access_token(&spec))
+    }
+
+    /// How far this module's clock runs ahead of the real one.
+    static CLOCK_AHEAD: AtomicI64 = AtomicI64::new(0);
+
+    fn clock_ahead() -> i64 {
+        unix_now() + CLOCK_AHEAD.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_is_refused_once_it_has_expired() {
+        let (idp, mut api) = idp_and_api(DEFAULT_VERIFIED_TOKEN_CAPACITY).await;
+        api.clock = clock_ahead;
+        let leeway = api.clock_leeway().as_secs() as i64;
+        let token = readers_token(&idp, 120);
+        api.authorize_bearer(Some(&token), &books()).await.unwrap();
+        assert_eq!(api.verified_tokens.len(), 1, "verified, and now cached");
+
+        // Past `exp` but within the leeway: verified again (and accepted), not served cached.
+        CLOCK_AHEAD.store(121, Ordering::SeqCst);
+        api.authorize_bearer(Some(&token), &books()).await.unwrap();
+        assert_eq!(api.verified_tokens.len(), 0, "not cached past its exp");
+
+        CLOCK_AHEAD.store(120 + leeway + 2, Ordering::SeqCst);
+        let error = api
+            .authorize_bearer(Some(&token), &books())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                BearerError::Invalid {
+                    reason: TokenError::Expired,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn many_distinct_tokens_stay_within_the_bound() {
+        let (idp, api) = idp_and_api(4).await;
+        for n in 0..20 {
+            let token = readers_token(&idp, 600 + n);
+            api.authorize_bearer(Some(&token), &books()).await.unwrap();
+            assert!(api.verified_tokens.len() <= 4);
+        }
+        assert_eq!(api.verified_tokens.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn refused_tokens_are_not_cached() {
+        let (idp, api) = idp_and_api(DEFAULT_VERIFIED_TOKEN_CAPACITY).await;
+        let forged = |misbehaviour| {
+            let spec = AccessTokenSpec::user("user_alice", BOOKSTORE_API)
+                .with_scope("read:books")
+                .forged(misbehaviour);
+            format!("Bearer {}", idp.access_token(&spec))
+        };
+        for token in [
+            forged(Misbehaviour::WrongSignature),
+            forged(Misbehaviour::WrongIssuer),
+            readers_token(&idp, -3600),
+        ] {
+            for _ in 0..2 {
+                let error = api
+                    .authorize_bearer(Some(&token), &books())
+                    .await
+                    .unwrap_err();
+                assert_eq!(error.status(), 401, "{error:?}");
+            }
+        }
+        assert_eq!(api.verified_tokens.len(), 0);
     }
 }
