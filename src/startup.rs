@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::Logger;
+use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, HttpServer};
 use logto_actix::BuildError;
 
@@ -21,6 +21,9 @@ use logto_client::LogtoConfig;
 const ACCESS_LOG_FORMAT: &str = r#"%a "%{METHOD}xi %U" %s %b %Dms"#;
 /// The same, naming the client that a trusted proxy reports (`TRUST_PROXY=true`).
 const PROXIED_ACCESS_LOG_FORMAT: &str = r#"%{r}a "%{METHOD}xi %U" %s %b %Dms"#;
+
+/// The access log's target: actix-web's own, as before, so that `RUST_LOG` filters it alike.
+const ACCESS_LOG_TARGET: &str = "actix_web::middleware::logger";
 
 /// How long in-flight requests may take to finish after SIGTERM or SIGINT. Below Docker's
 /// default 10 s stop timeout, so the container exits on its own.
@@ -82,12 +85,17 @@ impl Application {
             } else {
                 ACCESS_LOG_FORMAT
             };
+            // The logger formats every line before it knows whether the level lets it
+            // through: left out when `RUST_LOG` hides it, it costs nothing.
+            let access_log_enabled = log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info);
             App::new()
                 .wrap(security_headers(&state.base_url, &state.logto_endpoint))
-                .wrap(
+                .wrap(Condition::new(
+                    access_log_enabled,
                     Logger::new(access_log_format)
+                        .log_target(ACCESS_LOG_TARGET)
                         .custom_request_replace("METHOD", |request| request.method().to_string()),
-                )
+                ))
                 .configure(|config| routes::configure(config, &state))
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())

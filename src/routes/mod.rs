@@ -13,7 +13,7 @@ mod static_asset;
 pub use api_token::api_token;
 pub use books::books;
 pub use health::{healthz, readyz};
-pub use home::{home, home_page};
+pub use home::{AnonymousHomePages, home, home_page};
 pub use language::switch_language;
 pub use logto_actix::routes::Endpoint;
 pub use organization_token::organization_token;
@@ -36,6 +36,9 @@ pub fn configure(config: &mut web::ServiceConfig, state: &AppState) {
         .app_data(web::Data::new(state.resources.clone()))
         .app_data(web::Data::new(state.api.clone()))
         .app_data(web::Data::new(state.language_cookie))
+        .app_data(web::Data::new(AnonymousHomePages::new(
+            state.auth.sign_in_methods().clone(),
+        )))
         .app_data(
             web::QueryConfig::default().error_handler(|error, _request| {
                 AppError::from(AuthError::BadRequest(error.to_string())).into()

@@ -31,6 +31,49 @@ async fn an_anonymous_visitor_sees_sign_in_and_gets_no_session(store: Store) {
 }
 
 #[tokio::test]
+async fn the_anonymous_home_page_keeps_exactly_its_headers_in_each_language() {
+    let app = spawn_app(Store::Cookie).await;
+
+    for accept_language in ["en", "ja"] {
+        let first = app
+            .send(
+                reqwest::Method::GET,
+                "/",
+                &[("accept-language", accept_language)],
+            )
+            .await;
+        let mut names: Vec<&str> = first.headers().keys().map(|name| name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "cache-control",
+                "content-length",
+                "content-security-policy",
+                "content-type",
+                "date",
+                "referrer-policy",
+                "x-content-type-options",
+                "x-frame-options",
+            ],
+            "{accept_language}: no Set-Cookie, no Vary, nothing added or lost"
+        );
+        assert_eq!(first.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(first.headers()["cache-control"], "no-store");
+        let first = first.text().await.unwrap();
+        assert!(first.contains(&format!(r#"<html lang="{accept_language}">"#)));
+        let again = app
+            .send(
+                reqwest::Method::GET,
+                "/",
+                &[("accept-language", accept_language)],
+            )
+            .await;
+        assert_eq!(again.text().await.unwrap(), first, "{accept_language}");
+    }
+}
+
+#[tokio::test]
 async fn an_unknown_address_gets_the_not_found_page() {
     let app = spawn_app(Store::Cookie).await;
 

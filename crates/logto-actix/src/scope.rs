@@ -7,8 +7,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{
     AppService, HttpServiceFactory, ServiceFactory, ServiceRequest, ServiceResponse,
 };
-use actix_web::middleware::{Next, from_fn};
-use actix_web::{Error, HttpMessage, Route, Scope, web};
+use actix_web::middleware::from_fn;
+use actix_web::{Error, Route, Scope, web};
 
 use crate::auth::LogtoAuth;
 use crate::cross_site::refuse_cross_site_writes;
@@ -101,8 +101,10 @@ impl LogtoAuth {
         let inner = &self.inner;
         let cross_site = inner.cross_site.clone();
         let pages = Arc::clone(&inner.pages);
-        let auth = self.clone();
+        // Scope data, where the extractors find the auth handle: cheaper per request than
+        // a middleware that puts it in each request's extensions.
         let mut scope = web::scope("")
+            .app_data(self.clone())
             .wrap(session_middleware(
                 &inner.backend,
                 inner.key.clone(),
@@ -116,9 +118,6 @@ impl LogtoAuth {
             }))
             .wrap(from_fn(move |request, next| {
                 render_error_pages(Arc::clone(&pages), request, next)
-            }))
-            .wrap(from_fn(move |request, next| {
-                with_auth(auth.clone(), request, next)
             }));
         for endpoint in routes::inside() {
             scope = scope.service(endpoint);
@@ -128,16 +127,6 @@ impl LogtoAuth {
             backchannel: routes::backchannel(self),
         }
     }
-}
-
-/// Puts the auth handle where the extractors find it.
-async fn with_auth(
-    auth: LogtoAuth,
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    request.extensions_mut().insert(auth);
-    next.call(request).await
 }
 
 #[cfg(test)]

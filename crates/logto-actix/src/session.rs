@@ -12,7 +12,7 @@ use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 use logto_client::session::{
     BackchannelError, Checked, CookieBudget, EndedSessions, MAX_COOKIE_BYTES, SessionCapacity,
     SessionData, SessionError, SessionWrite, StoreError, TooLarge,
@@ -35,8 +35,7 @@ impl UserSession {
     /// The session of `request`; fails loudly when the auth middleware is not around it.
     pub(crate) fn of(request: &HttpRequest) -> Result<Self, AuthError> {
         let auth = request
-            .extensions()
-            .get::<LogtoAuth>()
+            .app_data::<LogtoAuth>()
             .cloned()
             .ok_or(AuthError::NotMounted)?;
         Ok(Self {
@@ -356,6 +355,13 @@ impl FromRequest for MaybeUser {
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let session = UserSession::of(request);
+        if let Ok(session) = &session
+            && !session.session.contains_key(USER_KEY)
+        {
+            // Anonymous: nothing to check. The checking future is kilobytes large, and boxing
+            // it was a good share of an anonymous page's cost.
+            return Box::pin(std::future::ready(Ok(Self(None))));
+        }
         Box::pin(async move {
             let session = session?;
             Ok(Self(

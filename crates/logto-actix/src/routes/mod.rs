@@ -36,10 +36,8 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
 
 /// The auth handle of a request inside the middleware.
 pub(crate) fn auth_of(request: &HttpRequest) -> Result<LogtoAuth, AuthError> {
-    use actix_web::HttpMessage;
     request
-        .extensions()
-        .get::<LogtoAuth>()
+        .app_data::<LogtoAuth>()
         .cloned()
         .ok_or(AuthError::NotMounted)
 }

@@ -91,12 +91,14 @@ pub enum WorkerStore {
     Redis(Box<RedisSessions>),
 }
 
+// The Redis futures are boxed: inline, they made actix-session's per-request future several
+// kilobytes large, copied on every request, even those that never touch the store.
 impl SessionStore for WorkerStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         match self {
             Self::Cookie(store) => store.load(key).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.load(key).await,
+            Self::Redis(store) => Box::pin(store.load(key)).await,
         }
     }
 
@@ -108,7 +110,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.save(state, ttl).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.save(state, ttl).await,
+            Self::Redis(store) => Box::pin(store.save(state, ttl)).await,
         }
     }
 
@@ -121,7 +123,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.update(key, state, ttl).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.update(key, state, ttl).await,
+            Self::Redis(store) => Box::pin(store.update(key, state, ttl)).await,
         }
     }
 
@@ -133,7 +135,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.update_ttl(key, ttl).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.update_ttl(key, ttl).await,
+            Self::Redis(store) => Box::pin(store.update_ttl(key, ttl)).await,
         }
     }
 
@@ -141,7 +143,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.delete(key).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.delete(key).await,
+            Self::Redis(store) => Box::pin(store.delete(key)).await,
         }
     }
 }
@@ -308,14 +310,17 @@ pub(crate) async fn render_session_store_failures(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let method = request.method().clone();
-    let path = request.path().to_owned();
+    // Copied only for the debug line: most requests never need them.
+    let request_line = log::log_enabled!(log::Level::Debug)
+        .then(|| (request.method().clone(), request.path().to_owned()));
     next.call(request).await.map_err(|error| {
         // The outage itself is logged once by `SharedRedis`, not per request.
-        log::debug!(
-            "{method} {}: session store failure: {error:?}",
-            Escaped(&path)
-        );
+        if let Some((method, path)) = request_line {
+            log::debug!(
+                "{method} {}: session store failure: {error:?}",
+                Escaped(&path)
+            );
+        }
         AuthError::SessionStoreUnavailable.into()
     })
 }
