@@ -91,12 +91,14 @@ pub enum WorkerStore {
     Redis(Box<RedisSessions>),
 }
 
+/// The Redis futures are boxed: actix-session keeps this store's futures inside the one it
+/// allocates and moves for every request, and a Redis command's state is kilobytes.
 impl SessionStore for WorkerStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         match self {
             Self::Cookie(store) => store.load(key).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.load(key).await,
+            Self::Redis(store) => Box::pin(store.load(key)).await,
         }
     }
 
@@ -108,7 +110,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.save(state, ttl).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.save(state, ttl).await,
+            Self::Redis(store) => Box::pin(store.save(state, ttl)).await,
         }
     }
 
@@ -121,7 +123,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.update(key, state, ttl).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.update(key, state, ttl).await,
+            Self::Redis(store) => Box::pin(store.update(key, state, ttl)).await,
         }
     }
 
@@ -133,7 +135,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.update_ttl(key, ttl).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.update_ttl(key, ttl).await,
+            Self::Redis(store) => Box::pin(store.update_ttl(key, ttl)).await,
         }
     }
 
@@ -141,7 +143,7 @@ impl SessionStore for WorkerStore {
         match self {
             Self::Cookie(store) => store.delete(key).await,
             #[cfg(feature = "redis")]
-            Self::Redis(store) => store.delete(key).await,
+            Self::Redis(store) => Box::pin(store.delete(key)).await,
         }
     }
 }
@@ -318,4 +320,21 @@ pub(crate) async fn render_session_store_failures(
         );
         AuthError::SessionStoreUnavailable.into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loading_a_session_is_a_small_future() {
+        // actix-session moves this future into a box of its own on every request; a Redis
+        // command inline would make that kilobytes (the future's type is the same for both
+        // stores, so the cookie store measures it).
+        let store = WorkerStore::Cookie(CookieSessionStore::default());
+        let key = SessionKey::try_from("k".repeat(64)).expect("a valid key");
+        let load = store.load(&key);
+        let bytes = std::mem::size_of_val(&load);
+        assert!(bytes <= 256, "loading is a {bytes}-byte future");
+    }
 }
