@@ -405,3 +405,27 @@ impl From<BackchannelError> for AuthError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use logto_client::session::Unbounded;
+
+    use crate::scope::tests::auth;
+
+    #[test]
+    fn checking_a_page_s_session_is_a_small_future_whichever_the_store() {
+        // Every signed-in page boxes this future; with the Redis records inline, its rare
+        // paths (a refresh, the hand-off read) made it kilobytes, copied on every request.
+        let auth = auth();
+        let user = serde_json::from_value(serde_json::json!({
+            "profile": {"sub": "user-1"},
+            "tokens": {"id_token": "i", "access_token": "a", "access_token_expires_at": null,
+                       "refresh_token": null, "scope": null},
+            "grant_id": "g", "csrf_token": "t", "signed_in_at": 1, "last_seen_at": 2
+        }))
+        .expect("a session");
+        let check = auth.guard().check(user, &Unbounded);
+        let bytes = std::mem::size_of_val(&check);
+        assert!(bytes <= 1_024, "the check is a {bytes}-byte future");
+    }
+}

@@ -11,6 +11,7 @@
 
 mod plain;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -186,14 +187,20 @@ pub async fn render_error_pages(
 }
 
 /// The cookie `name` that the browser sent with `request`, if any.
+///
+/// Only that cookie's pair is copied and parsed: a signed-in visitor's header also carries a
+/// session cookie of a kilobyte or two, which this runs beside on every page.
 pub fn request_cookie(request: &RequestHead, name: &str) -> Option<Cookie<'static>> {
-    request
-        .headers()
-        .get_all(COOKIE)
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
-        .find(|cookie| cookie.name() == name)
+    request.headers().get_all(COOKIE).find_map(|value| {
+        // Not `to_str`: a byte outside visible ASCII in another cookie must not hide this
+        // one. `from_utf8` first: it checks ASCII a word at a time, the lossy path a byte.
+        let header = std::str::from_utf8(value.as_bytes())
+            .map_or_else(|_| String::from_utf8_lossy(value.as_bytes()), Cow::Borrowed);
+        header
+            .split(';')
+            .find(|pair| pair.split('=').next().map(str::trim) == Some(name))
+            .and_then(|pair| Cookie::parse(pair.trim().to_owned()).ok())
+    })
 }
 
 /// An error whose response gets `page` as its body.
@@ -362,6 +369,21 @@ mod tests {
             Some("ja".to_owned())
         );
         assert!(request_cookie(request.head(), "missing").is_none());
+    }
+
+    #[test]
+    fn a_cookie_is_read_whatever_the_other_cookies_hold() {
+        // Browsers send what a site stored, bytes a header string refuses included.
+        let header =
+            HeaderValue::from_bytes(b"other=caf\xc3\xa9; raw=\xff; lang=ja; langs=fr").unwrap();
+        let request = TestRequest::default()
+            .insert_header(("cookie", header))
+            .to_http_request();
+        assert_eq!(
+            request_cookie(request.head(), "lang").map(|c| c.value().to_owned()),
+            Some("ja".to_owned())
+        );
+        assert!(request_cookie(request.head(), "lan").is_none());
     }
 
     #[actix_web::test]

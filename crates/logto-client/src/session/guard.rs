@@ -163,11 +163,14 @@ impl<R: GrantLock + TokenHandOff + EndedSessions + LogoutTokenLedger> SessionGua
         }
         let mut write = SessionWrite::Unchanged;
         if self.recheck_when_due && is_due(&session, &TokenTarget::UserInfo) {
-            // A copy of this cookie may outlive a sign-out elsewhere: ask Logto.
-            let outcome = self
-                .tokens
-                .access_token(&mut session, &TokenTarget::UserInfo, capacity)
-                .await;
+            // A copy of this cookie may outlive a sign-out elsewhere: ask Logto. Boxed: the
+            // refresh's state is kilobytes, which every page would otherwise carry and copy.
+            let outcome = Box::pin(self.tokens.access_token(
+                &mut session,
+                &TokenTarget::UserInfo,
+                capacity,
+            ))
+            .await;
             match outcome.token {
                 // Stored as `write` says, new idle stamp included.
                 Ok(_) => {
@@ -198,7 +201,8 @@ impl<R: GrantLock + TokenHandOff + EndedSessions + LogoutTokenLedger> SessionGua
         }
         if renew_stamp {
             // Another request may have refreshed since this one read the session.
-            if let Err(error) = self.tokens.adopt_handed_on(&mut session).await {
+            // Boxed, like the recheck above: at most once per idle-stamp period.
+            if let Err(error) = Box::pin(self.tokens.adopt_handed_on(&mut session)).await {
                 return Checked::Failed {
                     session: Box::new(session),
                     error: error.into(),

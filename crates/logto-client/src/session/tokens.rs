@@ -559,6 +559,23 @@ mod tests {
     }
 
     #[test]
+    fn checking_a_session_is_a_small_future_whose_rare_refresh_is_boxed() {
+        // Every signed-in page moves this future into a box; the refresh it may start (an HTTP
+        // request to Logto, locks, hand-offs) is tens of kilobytes of state, so it lives in a
+        // box of its own, allocated only when a token is due.
+        let guard = crate::session::SessionGuard::new(
+            client(),
+            crate::session::MemoryRecords::default(),
+            crate::session::SessionLifetimes::default(),
+        )
+        .recheck_when_due(true);
+        let session = due_session_without_refresh_token("grant-1");
+        let check = guard.check(session, &super::super::Unbounded);
+        let bytes = std::mem::size_of_val(&check);
+        assert!(bytes <= 1_024, "the check's future is {bytes} bytes");
+    }
+
+    #[test]
     fn targets_have_their_own_keys_and_userinfo_none() {
         assert_eq!(target_key(&TokenTarget::UserInfo), None);
         assert_eq!(
