@@ -186,13 +186,21 @@ pub async fn render_error_pages(
 }
 
 /// The cookie `name` that the browser sent with `request`, if any.
+///
+/// Only the pair named `name` is copied and parsed: the others (a signed-in visitor's
+/// 1–2 KB session cookie among them) are skipped by name.
 pub fn request_cookie(request: &RequestHead, name: &str) -> Option<Cookie<'static>> {
     request
         .headers()
         .get_all(COOKIE)
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
-        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
+        .map(str::trim)
+        .filter(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(pair_name, _)| pair_name.trim() == name)
+        })
+        .filter_map(|pair| Cookie::parse(pair.to_owned()).ok())
         .find(|cookie| cookie.name() == name)
 }
 
@@ -362,6 +370,20 @@ mod tests {
             Some("ja".to_owned())
         );
         assert!(request_cookie(request.head(), "missing").is_none());
+    }
+
+    #[test]
+    fn a_cookie_is_found_by_its_exact_name_whatever_else_the_header_holds() {
+        let request = TestRequest::default()
+            .insert_header(("cookie", "language=en;broken; lang =ja ;lang=en"))
+            .append_header(("cookie", "session=a%3Db=c"))
+            .to_http_request();
+        let value = |name| request_cookie(request.head(), name).map(|c| c.value().to_owned());
+        assert_eq!(value("lang"), Some("ja".to_owned()), "the first one sent");
+        assert_eq!(value("language"), Some("en".to_owned()));
+        assert_eq!(value("session"), Some("a%3Db=c".to_owned()), "not decoded");
+        assert_eq!(value("broken"), None, "a pair without `=` is no cookie");
+        assert_eq!(value("lan"), None);
     }
 
     #[actix_web::test]
