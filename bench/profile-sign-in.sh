@@ -30,9 +30,9 @@ if [ "$store" = baseline ]; then
   app=$!; children+=("$app")
   until curl -sf -o /dev/null "http://127.0.0.1:$app_port/"; do sleep 0.3; done
   urls() { for _ in $(seq "$1"); do echo "http://127.0.0.1:$app_port/"; done; }
-  curl -s -o /dev/null $(urls 200)
+  curl -s $(urls 200) >/dev/null
   callgrind -z "$app"
-  curl -s -o /dev/null $(urls "$count")
+  curl -s $(urls "$count") >/dev/null
   callgrind -d "$app"
   kill "$app"; wait "$app" || true
   exit 0
