@@ -98,18 +98,20 @@ impl Http {
             let mut request = reqwest::Request::try_from(request).map_err(Box::new)?;
             *request.timeout_mut() = Some(self.timeout);
             let requested = request.url().clone();
-            let response = self.client.execute(request).await.map_err(Box::new)?;
+            let mut response = self.client.execute(request).await.map_err(Box::new)?;
             if was_redirected(&requested, &response) {
                 return Err(HttpClientError::Other(REDIRECTED.to_owned()));
             }
-            let mut answer = oauth2::http::Response::builder()
-                .status(response.status())
-                .version(response.version());
-            for (name, value) in response.headers() {
-                answer = answer.header(name, value);
-            }
+            let status = response.status();
+            let version = response.version();
+            // Moved, not copied header by header: the body is all that is read afterwards.
+            let headers = std::mem::take(response.headers_mut());
             let body = response.bytes().await.map_err(Box::new)?;
-            answer.body(body.to_vec()).map_err(HttpClientError::Http)
+            let mut answer = oauth2::http::Response::new(Vec::from(body));
+            *answer.status_mut() = status;
+            *answer.version_mut() = version;
+            *answer.headers_mut() = headers;
+            Ok(answer)
         })
     }
 }

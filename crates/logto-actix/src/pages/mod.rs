@@ -386,6 +386,20 @@ mod tests {
         assert!(request_cookie(request.head(), "lan").is_none());
     }
 
+    #[test]
+    fn a_cookie_is_found_by_its_exact_name_whatever_else_the_header_holds() {
+        let request = TestRequest::default()
+            .insert_header(("cookie", "language=en;broken; lang =ja ;lang=en"))
+            .append_header(("cookie", "session=a%3Db=c"))
+            .to_http_request();
+        let value = |name| request_cookie(request.head(), name).map(|c| c.value().to_owned());
+        assert_eq!(value("lang"), Some("ja".to_owned()), "the first one sent");
+        assert_eq!(value("language"), Some("en".to_owned()));
+        assert_eq!(value("session"), Some("a%3Db=c".to_owned()), "not decoded");
+        assert_eq!(value("broken"), None, "a pair without `=` is no cookie");
+        assert_eq!(value("lan"), None);
+    }
+
     #[actix_web::test]
     async fn an_inner_middleware_s_error_gets_the_page_too() {
         let pages: Arc<dyn Pages> = Arc::new(Branded);
