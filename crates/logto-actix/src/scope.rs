@@ -13,7 +13,7 @@ use actix_web::{Error, Route, Scope, web};
 use crate::auth::LogtoAuth;
 use crate::cross_site::refuse_cross_site_writes;
 use crate::pages::render_error_pages;
-use crate::routes::{self, Endpoint};
+use crate::routes::{self, Endpoint, MountedAuth};
 use crate::store::{render_session_store_failures, session_middleware};
 
 /// The root scope with the auth middleware and routes in it, and `/backchannel-logout`
@@ -104,7 +104,7 @@ impl LogtoAuth {
         // Scope data, where the extractors find the auth handle: cheaper per request than
         // a middleware that puts it in each request's extensions.
         let mut scope = web::scope("")
-            .app_data(self.clone())
+            .app_data(MountedAuth(self.clone()))
             .wrap(session_middleware(
                 &inner.backend,
                 inner.key.clone(),
@@ -222,10 +222,13 @@ pub(crate) mod tests {
 
     #[actix_web::test]
     async fn a_signed_in_user_outside_the_middleware_fails_loudly() {
-        // The scope is mounted, but this route is not in it.
+        // The scope is mounted, but this route is not in it; the product also keeps the auth
+        // handle as app data of its own, which must not pass for the middleware.
         let auth = auth();
         let app = init_service(
             App::new()
+                .app_data(auth.clone())
+                .app_data(web::Data::new(auth.clone()))
                 .route("/private", web::get().to(private))
                 .route("/home", web::get().to(home))
                 .service(auth.scope()),

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::auth::LogtoAuth;
 use crate::error::AuthError;
+use crate::routes::auth_of;
 use crate::settings::SessionStoreKind;
 use crate::store::USER_KEY;
 
@@ -34,10 +35,7 @@ pub(crate) struct UserSession {
 impl UserSession {
     /// The session of `request`; fails loudly when the auth middleware is not around it.
     pub(crate) fn of(request: &HttpRequest) -> Result<Self, AuthError> {
-        let auth = request
-            .app_data::<LogtoAuth>()
-            .cloned()
-            .ok_or(AuthError::NotMounted)?;
+        let auth = auth_of(request)?;
         Ok(Self {
             session: request.get_session(),
             auth,

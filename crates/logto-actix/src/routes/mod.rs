@@ -34,11 +34,17 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// The auth handle as [`LogtoAuth::scope`] stores it in its scope's data. A type of this
+/// crate's own, so that a `LogtoAuth` a product registers as app data elsewhere never passes
+/// for a mounted scope.
+#[derive(Clone)]
+pub(crate) struct MountedAuth(pub(crate) LogtoAuth);
+
 /// The auth handle of a request inside the middleware.
 pub(crate) fn auth_of(request: &HttpRequest) -> Result<LogtoAuth, AuthError> {
     request
-        .app_data::<LogtoAuth>()
-        .cloned()
+        .app_data::<MountedAuth>()
+        .map(|MountedAuth(auth)| auth.clone())
         .ok_or(AuthError::NotMounted)
 }
 
